@@ -1,0 +1,51 @@
+// Starting an OS process: the one place where meshrun forks and execs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace meshrun {
+
+struct SpawnOptions {
+  std::string program;             // a path, or a bare name looked up in PATH of `env`
+  std::vector<std::string> argv;   // argv[0] included
+  std::vector<std::string> env;    // the child's whole environment, "KEY=VALUE"
+  std::string cwd;                 // empty: inherit
+  int stdin_fd = -1;               // -1: /dev/null
+  int stdout_fd = -1;              // -1: inherit
+  int stderr_fd = -1;              // -1: inherit
+  // Extra descriptors: {child_fd, parent_fd}; everything else is closed.
+  std::vector<std::pair<int, int>> fds;
+  bool new_process_group = true;   // the child leads its own group
+  // PR_SET_PDEATHSIG(SIGKILL) in the child and exit if the parent already
+  // changed, so a child never outlives the process that spawned it.
+  bool die_with_parent = true;
+};
+
+// Why exec failed, told apart so launchers can exit 127 / 126.
+enum class SpawnFailure { none, not_found, not_executable, other };
+
+struct SpawnError {
+  SpawnFailure kind = SpawnFailure::other;
+  int err = 0;  // errno
+  std::string message;  // "PROGRAM: No such file or directory"
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  int pidfd = -1;  // pidfd_open(pid); the caller owns it
+};
+
+// Returns only after the child has exec'd or failed to: an exec failure is
+// reported here as an error, never as a child that exits 127.
+Result<Spawned> spawn_process(const SpawnOptions& options, SpawnError* detail = nullptr);
+
+// Resolves `program` against PATH the way execvp would; empty when not found.
+std::string find_in_path(const std::string& program, const std::string& path_env);
+
+}  // namespace meshrun

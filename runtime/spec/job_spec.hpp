@@ -1,0 +1,108 @@
+// The job a user asks for: what a TOML spec (and later the command line) says.
+// Plain data; loading and validation live in spec_loader.hpp.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace meshrun {
+
+using Millis = std::chrono::milliseconds;
+
+enum class LauncherKind { automatic, local, ssh, slurm };
+enum class StdinMode { rank0, all, none };
+
+// One named dimension of an extent, e.g. {"procs", 3}.
+struct DimSpec {
+  std::string name;
+  uint32_t size = 1;
+};
+
+// One host as a user wrote it: "user@node01:4".
+struct HostEntry {
+  std::string user;    // empty: ssh's default
+  std::string name;
+  uint32_t slots = 0;  // 0: not given
+};
+
+struct SshSpec {
+  std::string command = "ssh";  // may carry options, split on whitespace
+  std::string user;
+  uint16_t port = 0;            // 0: ssh's default
+  std::string identity_file;
+  std::vector<std::string> options;  // each passed as "-o OPTION"
+};
+
+struct HostsSpec {
+  LauncherKind launcher = LauncherKind::automatic;
+  uint32_t count = 0;              // 0: not given (local default 1)
+  std::vector<HostEntry> list;     // expanded hostlist
+  std::string hostfile;            // path as given
+  SshSpec ssh;
+  std::string agent_path;          // empty: the local meshrun-agent's absolute path
+  std::string bind;                // address agents dial back to; empty: automatic
+  Millis start_timeout{10000};     // per host, from launch to agent ready
+  Millis heartbeat_timeout{10000}; // silence after which a peer is dead
+  uint32_t tree_threshold = 32;    // above this many hosts, launch as a tree
+  uint32_t max_parallel = 64;      // concurrent remote starts
+};
+
+struct ProcsSpec {
+  std::string name = "p0";
+  std::vector<DimSpec> extent{{"procs", 1}};  // per host, in the order written
+  std::vector<std::string> command;            // non-empty: command mode
+  std::map<std::string, std::string> env;      // extra environment for every rank
+  std::string cwd;                             // empty: the launcher's cwd
+  Millis spawn_timeout{30000};
+};
+
+struct ActorsSpec {
+  std::string name = "a0";
+  std::string plugin;       // path to a shared library (relative to the spec's directory)
+  std::string type;         // actor type name registered by the plugin
+  std::string params_toml;  // the [actors.params] table re-serialised as TOML text
+  Millis spawn_timeout{30000};
+};
+
+// Fix one dimension to [begin, end) (a single value v is [v, v+1)).
+struct SliceSpec {
+  std::string dim;
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+struct CastSpec {
+  std::string message = "GetActorId";
+  std::string payload;
+  std::vector<SliceSpec> slice;  // empty: the whole mesh
+  Millis timeout{30000};
+  uint32_t repeat = 1;
+};
+
+struct OutputSpec {
+  bool tag = false;
+  std::string filename_pattern;  // %r rank, %h host
+  bool raw = false;
+  StdinMode stdin_mode = StdinMode::rank0;
+};
+
+struct JobSpec {
+  std::string source;  // file the spec came from ("<embedded>" for the default)
+  std::string name = "meshrun";
+  HostsSpec hosts;
+  ProcsSpec procs;
+  std::optional<ActorsSpec> actors;
+  std::optional<CastSpec> cast;
+  OutputSpec output;
+  Millis timeout{0};        // 0: none
+  Millis grace{5000};       // SIGTERM to SIGKILL
+  Millis shutdown_timeout{10000};
+
+  bool command_mode() const { return !procs.command.empty(); }
+};
+
+}  // namespace meshrun

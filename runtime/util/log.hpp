@@ -1,0 +1,27 @@
+// Diagnostics on stderr. One line per call, written with a single write(2) so
+// lines from concurrent processes never interleave inside a line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace meshrun::log {
+
+enum class Level { quiet = 0, error = 1, warn = 2, info = 3, verbose = 4, debug = 5 };
+
+void set_level(Level level);
+Level level();
+// The program name printed before each line, e.g. "meshrun" or "meshrun-agent[host 3]".
+void set_program(std::string name);
+const std::string& program();
+
+bool enabled(Level level);
+void write(Level level, std::string_view text);
+
+inline void error(std::string_view text) { write(Level::error, text); }
+inline void warn(std::string_view text) { write(Level::warn, text); }
+inline void info(std::string_view text) { write(Level::info, text); }
+inline void verbose(std::string_view text) { write(Level::verbose, text); }
+inline void debug(std::string_view text) { write(Level::debug, text); }
+
+}  // namespace meshrun::log
