@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "meshrun/plugin.h"
 #include "util/result.hpp"
 
 namespace meshrun {
@@ -43,11 +44,15 @@ class ActorInstance {
 
  private:
   friend class PluginLibrary;
-  ActorInstance(std::shared_ptr<PluginLibrary> lib, const void* type, void* state, ActorContext ctx);
+  ActorInstance(std::shared_ptr<PluginLibrary> lib, const void* type, void* state,
+                ActorContext ctx);
   std::shared_ptr<PluginLibrary> lib_;  // keeps the library loaded
   const void* type_;                    // the plugin's type descriptor
   void* state_;
   ActorContext ctx_;
+  // What the plugin sees as its meshrun_actor_ctx: points at ctx_ and holds
+  // the parsed parameters, so it must not move while the actor lives.
+  std::unique_ptr<meshrun_actor_ctx> host_ctx_;
 };
 
 class PluginLibrary : public std::enable_shared_from_this<PluginLibrary> {
