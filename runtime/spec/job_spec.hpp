@@ -24,7 +24,7 @@ struct DimSpec {
 
 // One host as a user wrote it: "user@node01:4".
 struct HostEntry {
-  std::string user;    // empty: ssh's default
+  std::string user;  // empty: ssh's default
   std::string name;
   uint32_t slots = 0;  // 0: not given
 };
@@ -32,37 +32,37 @@ struct HostEntry {
 struct SshSpec {
   std::string command = "ssh";  // may carry options, split on whitespace
   std::string user;
-  uint16_t port = 0;            // 0: ssh's default
+  uint16_t port = 0;  // 0: ssh's default
   std::string identity_file;
   std::vector<std::string> options;  // each passed as "-o OPTION"
 };
 
 struct HostsSpec {
   LauncherKind launcher = LauncherKind::automatic;
-  uint32_t count = 0;              // 0: not given (local default 1)
-  std::vector<HostEntry> list;     // expanded hostlist
-  std::string hostfile;            // path as given
+  uint32_t count = 0;           // 0: not given (local default 1)
+  std::vector<HostEntry> list;  // expanded hostlist (from hosts.list or the hostfile)
+  std::string hostfile;         // resolved against the spec's directory; already read
   SshSpec ssh;
-  std::string agent_path;          // empty: the local meshrun-agent's absolute path
-  std::string bind;                // address agents dial back to; empty: automatic
-  Millis start_timeout{10000};     // per host, from launch to agent ready
-  Millis heartbeat_timeout{10000}; // silence after which a peer is dead
-  uint32_t tree_threshold = 32;    // above this many hosts, launch as a tree
-  uint32_t max_parallel = 64;      // concurrent remote starts
+  std::string agent_path;           // empty: the local meshrun-agent's absolute path
+  std::string bind;                 // address agents dial back to; empty: automatic
+  Millis start_timeout{10000};      // per host, from launch to agent ready
+  Millis heartbeat_timeout{10000};  // silence after which a peer is dead
+  uint32_t tree_threshold = 32;     // above this many hosts, launch as a tree
+  uint32_t max_parallel = 64;       // concurrent remote starts
 };
 
 struct ProcsSpec {
   std::string name = "p0";
   std::vector<DimSpec> extent{{"procs", 1}};  // per host, in the order written
-  std::vector<std::string> command;            // non-empty: command mode
-  std::map<std::string, std::string> env;      // extra environment for every rank
-  std::string cwd;                             // empty: the launcher's cwd
+  std::vector<std::string> command;           // non-empty: command mode
+  std::map<std::string, std::string> env;     // extra environment for every rank
+  std::string cwd;                            // empty: the launcher's cwd
   Millis spawn_timeout{30000};
 };
 
 struct ActorsSpec {
   std::string name = "a0";
-  std::string plugin;       // path to a shared library (relative to the spec's directory)
+  std::string plugin;       // absolute path if it has a '/', else a bare plugin name
   std::string type;         // actor type name registered by the plugin
   std::string params_toml;  // the [actors.params] table re-serialised as TOML text
   Millis spawn_timeout{30000};
@@ -78,7 +78,7 @@ struct SliceSpec {
 struct CastSpec {
   std::string message = "GetActorId";
   std::string payload;
-  std::vector<SliceSpec> slice;  // empty: the whole mesh
+  std::vector<SliceSpec> slice;  // in the order written; empty: the whole mesh
   Millis timeout{30000};
   uint32_t repeat = 1;
 };
@@ -98,8 +98,8 @@ struct JobSpec {
   std::optional<ActorsSpec> actors;
   std::optional<CastSpec> cast;
   OutputSpec output;
-  Millis timeout{0};        // 0: none
-  Millis grace{5000};       // SIGTERM to SIGKILL
+  Millis timeout{0};   // 0: none
+  Millis grace{5000};  // SIGTERM to SIGKILL
   Millis shutdown_timeout{10000};
 
   bool command_mode() const { return !procs.command.empty(); }

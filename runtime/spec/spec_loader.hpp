@@ -17,7 +17,8 @@ class SpecError : public std::runtime_error {
   const std::string& file() const { return file_; }
   uint32_t line() const { return line_; }
   uint32_t column() const { return column_; }
-  const std::string& key() const { return key_; }  // dotted path, e.g. "hosts.count"
+  const std::string& key() const { return key_; }          // dotted path, e.g. "hosts.count"
+  const std::string& message() const { return message_; }  // WHAT alone
   // "FILE:LINE:COLUMN: KEY: WHAT" (parts that are unknown are left out)
   std::string describe() const;
 
@@ -26,9 +27,12 @@ class SpecError : public std::runtime_error {
   uint32_t line_;
   uint32_t column_;
   std::string key_;
+  std::string message_;
 };
 
-// Parses TOML text; `source` names it in errors and anchors relative paths.
+// Parses TOML text; `source` names it in errors and anchors relative paths
+// (its directory; the current directory when it has none, e.g. "<embedded>").
+// hosts.hostfile is read here, so its hosts land in hosts.list.
 JobSpec load_job_spec_text(std::string_view toml_text, const std::string& source);
 JobSpec load_job_spec_file(const std::string& path);
 
