@@ -18,10 +18,20 @@ const std::string& program();
 bool enabled(Level level);
 void write(Level level, std::string_view text);
 
-inline void error(std::string_view text) { write(Level::error, text); }
-inline void warn(std::string_view text) { write(Level::warn, text); }
-inline void info(std::string_view text) { write(Level::info, text); }
-inline void verbose(std::string_view text) { write(Level::verbose, text); }
-inline void debug(std::string_view text) { write(Level::debug, text); }
+inline void error(std::string_view text) {
+  write(Level::error, text);
+}
+inline void warn(std::string_view text) {
+  write(Level::warn, text);
+}
+inline void info(std::string_view text) {
+  write(Level::info, text);
+}
+inline void verbose(std::string_view text) {
+  write(Level::verbose, text);
+}
+inline void debug(std::string_view text) {
+  write(Level::debug, text);
+}
 
 }  // namespace meshrun::log

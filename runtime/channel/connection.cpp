@@ -1,0 +1,199 @@
+#include "channel/connection.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <vector>
+
+#include "auth/handshake.hpp"
+
+namespace meshrun {
+namespace {
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr uint32_t kHandshakeMaxFrame = 64;
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxGather = 64;
+}  // namespace
+
+std::shared_ptr<Connection> Connection::make(Socket socket, std::string peer) {
+  return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(peer)));
+}
+
+std::shared_ptr<Connection> Connection::adopt_fd(asio::io_context& io, int fd, std::string peer) {
+  Socket s(io);
+  asio::error_code ec;
+  s.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), fd, ec);
+  return make(std::move(s), std::move(peer));
+}
+
+Connection::Connection(Socket socket, std::string peer)
+    : socket_(std::move(socket)), peer_(std::move(peer)), decoder_(kDefaultMaxFrame) {
+  if (socket_.is_open() && socket_.local_endpoint().protocol().family() != AF_UNIX) {
+    asio::error_code ec;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  last_receive_ = last_send_ = std::chrono::steady_clock::now();
+}
+
+Connection::~Connection() = default;
+
+void Connection::close() {
+  closed_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_both, ec);
+  socket_.close(ec);
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (drained_) drained_->cancel();
+}
+
+asio::awaitable<Result<std::string>> Connection::read() {
+  std::string payload;
+  for (;;) {
+    auto got = decoder_.next(payload);
+    if (!got) {
+      close();
+      co_return got.error();
+    }
+    if (*got) {
+      last_receive_ = std::chrono::steady_clock::now();
+      co_return payload;
+    }
+    if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
+    char* buf = decoder_.prepare(kReadChunk);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf, kReadChunk), kTuple);
+    if (ec) {
+      close();
+      if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+        co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
+      co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
+    }
+    decoder_.commit(n);
+  }
+}
+
+void Connection::send_payload(std::string_view payload) {
+  if (closed_) return;
+  std::string frame;
+  frame.reserve(kFrameHeaderSize + payload.size());
+  append_frame(frame, payload);
+  queued_bytes_ += frame.size();
+  queue_.push_back(std::move(frame));
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+  }
+}
+
+asio::awaitable<void> Connection::write_loop() {
+  auto self = shared_from_this();
+  std::vector<asio::const_buffer> bufs;
+  while (!queue_.empty() && !closed_) {
+    bufs.clear();
+    size_t count = std::min(queue_.size(), kMaxGather);
+    size_t bytes = 0;
+    for (size_t i = 0; i < count; ++i) {
+      bufs.emplace_back(asio::buffer(queue_[i]));
+      bytes += queue_[i].size();
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, bufs, kTuple);
+    if (ec || closed_) {
+      close();
+      break;
+    }
+    for (size_t i = 0; i < count; ++i)
+      queue_.pop_front();
+    queued_bytes_ -= bytes;
+    last_send_ = std::chrono::steady_clock::now();
+  }
+  writing_ = false;
+  if (drained_) drained_->cancel();
+}
+
+asio::awaitable<void> Connection::flush() {
+  auto self = shared_from_this();
+  while (writing_ && !closed_) {
+    if (!drained_) drained_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    drained_->expires_at(asio::steady_timer::time_point::max());
+    co_await drained_->async_wait(kTuple);
+  }
+}
+
+asio::awaitable<Result<std::string>> Connection::read_with_deadline(asio::steady_timer& timer) {
+  auto r = co_await read();
+  if (!r && timer.expiry() <= asio::steady_timer::clock_type::now())
+    co_return make_error(Errc::timeout, "handshake with " + peer_ + " timed out");
+  co_return r;
+}
+
+asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Millis timeout) {
+  auto self = shared_from_this();
+  asio::steady_timer timer(socket_.get_executor(), timeout);
+  timer.async_wait([self](asio::error_code ec) {
+    if (!ec) self->close();
+  });
+  decoder_.set_max_frame(kHandshakeMaxFrame);
+  auto finish = [&](Status s) {
+    timer.cancel();
+    if (!s) close();
+    decoder_.set_max_frame(kDefaultMaxFrame);
+    return s;
+  };
+  auto mine = make_nonce();
+  if (!mine) co_return finish(mine.error());
+  send_payload(encode_greeting(*mine));
+  auto challenge = co_await read_with_deadline(timer);
+  if (!challenge) {
+    co_return finish(make_error(
+        challenge.error().code == Errc::timeout ? Errc::timeout : Errc::auth,
+        peer_ + " refused the connection during the handshake (" + challenge.error().message +
+            "): is it another job, or another meshrun version?"));
+  }
+  auto theirs = decode_greeting(*challenge);
+  if (!theirs) co_return finish(theirs.error());
+  send_payload(encode_proof(compute_proof(secret, ProofRole::client, *theirs, *mine)));
+  auto proof = co_await read_with_deadline(timer);
+  if (!proof)
+    co_return finish(make_error(
+        Errc::auth,
+        peer_ + " did not accept our proof of the job secret (" + proof.error().message + ")"));
+  auto ok = check_proof(*proof, compute_proof(secret, ProofRole::server, *mine, *theirs));
+  if (!ok) co_return finish(make_error(Errc::auth, peer_ + " does not know the job secret"));
+  co_return finish({});
+}
+
+asio::awaitable<Status> Connection::authenticate_server(const Secret& secret, Millis timeout) {
+  auto self = shared_from_this();
+  asio::steady_timer timer(socket_.get_executor(), timeout);
+  timer.async_wait([self](asio::error_code ec) {
+    if (!ec) self->close();
+  });
+  decoder_.set_max_frame(kHandshakeMaxFrame);
+  auto finish = [&](Status s) {
+    timer.cancel();
+    if (!s) close();
+    decoder_.set_max_frame(kDefaultMaxFrame);
+    return s;
+  };
+  auto hello = co_await read_with_deadline(timer);
+  if (!hello) co_return finish(hello.error());
+  auto theirs = decode_greeting(*hello);
+  if (!theirs) co_return finish(theirs.error());
+  auto mine = make_nonce();
+  if (!mine) co_return finish(mine.error());
+  send_payload(encode_greeting(*mine));
+  auto proof = co_await read_with_deadline(timer);
+  if (!proof) co_return finish(proof.error());
+  auto ok = check_proof(*proof, compute_proof(secret, ProofRole::client, *mine, *theirs));
+  if (!ok) co_return finish(ok.error());
+  send_payload(encode_proof(compute_proof(secret, ProofRole::server, *theirs, *mine)));
+  co_return finish({});
+}
+
+}  // namespace meshrun

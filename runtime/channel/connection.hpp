@@ -1,0 +1,77 @@
+// A framed, authenticated, full-duplex connection over a stream socket (unix
+// or TCP). One reader: the owner co_awaits read(). Writes are queued and sent
+// by one writer coroutine that gathers queued frames into a single write.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "auth/secret.hpp"
+#include "util/result.hpp"
+#include "wire/frame.hpp"
+#include "wire/messages.hpp"
+
+namespace meshrun {
+
+using Millis = std::chrono::milliseconds;
+using Socket = asio::generic::stream_protocol::socket;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  static std::shared_ptr<Connection> make(Socket socket, std::string peer);
+  // Adopts one end of a socketpair (already trusted: only our child has the other end).
+  static std::shared_ptr<Connection> adopt_fd(asio::io_context& io, int fd, std::string peer);
+  ~Connection();
+
+  // The handshake of auth/handshake.hpp, bounded by `timeout`. Until it
+  // succeeds, frames are capped at a few bytes so an unauthenticated peer
+  // cannot make us allocate. On failure the socket is closed.
+  asio::awaitable<Status> authenticate_client(const Secret& secret, Millis timeout);
+  asio::awaitable<Status> authenticate_server(const Secret& secret, Millis timeout);
+
+  // The next frame's payload; an error when the peer closed or broke the framing.
+  asio::awaitable<Result<std::string>> read();
+
+  void send_payload(std::string_view payload);
+  template <class M>
+  void send(const M& message) {
+    send_payload(encode(message));
+  }
+  size_t queued_bytes() const { return queued_bytes_; }
+  // Completes when everything queued so far is written (or the connection failed).
+  asio::awaitable<void> flush();
+
+  void close();
+  bool is_open() const { return socket_.is_open() && !closed_; }
+  const std::string& peer() const { return peer_; }
+  void set_peer(std::string peer) { peer_ = std::move(peer); }
+  std::chrono::steady_clock::time_point last_receive() const { return last_receive_; }
+  std::chrono::steady_clock::time_point last_send() const { return last_send_; }
+  Socket& socket() { return socket_; }
+
+ private:
+  Connection(Socket socket, std::string peer);
+  asio::awaitable<void> write_loop();
+  asio::awaitable<Result<std::string>> read_with_deadline(asio::steady_timer& timer);
+
+  Socket socket_;
+  std::string peer_;
+  FrameDecoder decoder_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::unique_ptr<asio::steady_timer> drained_;  // cancelled whenever the queue empties
+  std::chrono::steady_clock::time_point last_receive_;
+  std::chrono::steady_clock::time_point last_send_;
+};
+
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+}  // namespace meshrun

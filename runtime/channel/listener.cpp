@@ -1,0 +1,74 @@
+#include "channel/listener.hpp"
+
+#include <unistd.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace meshrun {
+namespace {
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+}
+
+Listener::Listener(Acceptor acceptor, Address local)
+    : acceptor_(std::move(acceptor)), local_(std::move(local)) {}
+
+Listener::~Listener() {
+  close();
+}
+
+void Listener::close() {
+  if (!acceptor_.is_open()) return;
+  asio::error_code ec;
+  acceptor_.close(ec);
+  if (local_.kind == Address::Kind::unix_socket) ::unlink(local_.path.c_str());
+}
+
+Result<std::unique_ptr<Listener>> Listener::listen(asio::io_context& io, const Address& address) {
+  auto ep = address.endpoint();
+  if (!ep) return ep.error();
+  Acceptor acceptor(io);
+  asio::error_code ec;
+  acceptor.open(ep->protocol(), ec);
+  if (!ec && address.kind == Address::Kind::tcp)
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(Errc::io, "cannot listen on " + address.to_string() + ": " + ec.message());
+  auto local = address_of(acceptor.local_endpoint());
+  return std::unique_ptr<Listener>(new Listener(std::move(acceptor), std::move(local)));
+}
+
+asio::awaitable<Result<Socket>> Listener::accept() {
+  auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+  if (ec) co_return make_error(Errc::io, "accept on " + local_.to_string() + ": " + ec.message());
+  co_return std::move(socket);
+}
+
+asio::awaitable<Result<Socket>> connect_to(asio::io_context& io, const Address& address,
+                                           Millis timeout) {
+  auto ep = address.endpoint();
+  if (!ep) co_return ep.error();
+  Socket socket(io);
+  asio::steady_timer timer(io, timeout);
+  bool timed_out = false;
+  timer.async_wait([&](asio::error_code ec) {
+    if (!ec) {
+      timed_out = true;
+      asio::error_code ignored;
+      socket.close(ignored);
+    }
+  });
+  auto [ec] = co_await socket.async_connect(*ep, kTuple);
+  timer.cancel();
+  if (timed_out)
+    co_return make_error(Errc::timeout, "connecting to " + address.to_string() + " timed out");
+  if (ec)
+    co_return make_error(Errc::io,
+                         "cannot connect to " + address.to_string() + ": " + ec.message());
+  co_return std::move(socket);
+}
+
+}  // namespace meshrun

@@ -1,0 +1,261 @@
+// Every message meshrun's processes exchange, after the handshake. A frame's
+// payload is a u16 type id followed by the message's fields.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "util/result.hpp"
+#include "wire/codec.hpp"
+
+namespace meshrun {
+
+enum class MsgType : uint16_t {
+  heartbeat = 1,
+  agent_hello = 2,
+  become_host = 3,
+  host_ready = 4,
+  create_procs = 5,
+  proc_status = 6,
+  spawn_actors = 7,
+  actor_status = 8,
+  cast = 9,
+  reply = 10,
+  output = 11,
+  stop_procs = 12,
+  host_stopped = 13,
+  signal_procs = 14,
+  input = 15,
+};
+
+// Both directions, when nothing else was sent for a while.
+struct Heartbeat {
+  static constexpr MsgType kType = MsgType::heartbeat;
+  template <class F>
+  bool fields(F& f) {
+    return f();
+  }
+};
+
+// Agent -> launcher, first message after the handshake.
+struct AgentHello {
+  static constexpr MsgType kType = MsgType::agent_hello;
+  uint32_t host_index = 0;
+  std::string address;  // where this agent listens
+  uint32_t pid = 0;
+  std::string hostname;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_index, address, pid, hostname);
+  }
+};
+
+// Launcher -> agent: the trampoline. The bootstrap process becomes a host
+// agent with a proc manager.
+struct BecomeHost {
+  static constexpr MsgType kType = MsgType::become_host;
+  std::string job_id;
+  uint32_t heartbeat_timeout_ms = 10000;
+  uint32_t host_rank = 0;
+  uint32_t num_hosts = 1;
+  template <class F>
+  bool fields(F& f) {
+    return f(job_id, heartbeat_timeout_ms, host_rank, num_hosts);
+  }
+};
+
+struct HostReady {
+  static constexpr MsgType kType = MsgType::host_ready;
+  uint32_t host_rank = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank);
+  }
+};
+
+struct ProcEntry {
+  uint32_t rank = 0;        // in the proc mesh
+  uint32_t local_rank = 0;  // on its host
+  std::string name;         // "p0_5"
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, local_rank, name);
+  }
+};
+
+// Launcher -> host agent: create-or-update these procs. Empty `command` means
+// procs that host actors (meshrun-agent in proc mode).
+struct CreateProcs {
+  static constexpr MsgType kType = MsgType::create_procs;
+  std::string mesh;
+  uint32_t mesh_size = 0;
+  uint32_t local_size = 0;
+  std::vector<ProcEntry> procs;
+  std::vector<std::string> command;
+  std::vector<std::string> env;  // "KEY=VALUE", added to the agent's environment
+  std::string cwd;
+  uint8_t stdin_mode = 0;  // StdinMode
+  bool raw_output = false;
+  template <class F>
+  bool fields(F& f) {
+    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output);
+  }
+};
+
+enum class ProcState : uint8_t { starting = 0, running = 1, stopping = 2, exited = 3, failed = 4 };
+
+struct ProcStatus {
+  static constexpr MsgType kType = MsgType::proc_status;
+  uint32_t rank = 0;
+  ProcState state = ProcState::starting;
+  uint32_t pid = 0;
+  bool exited_normally = false;  // for exited: exit code vs signal
+  int32_t code = 0;              // exit code or signal number
+  bool core_dumped = false;
+  uint8_t spawn_failure = 0;  // SpawnFailure, for failed
+  std::string detail;
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, state, pid, exited_normally, code, core_dumped, spawn_failure, detail);
+  }
+};
+
+struct SpawnActors {
+  static constexpr MsgType kType = MsgType::spawn_actors;
+  std::string mesh;  // actor mesh name, "a0"
+  std::string plugin;
+  std::string type;
+  std::string params_toml;
+  uint32_t mesh_size = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(mesh, plugin, type, params_toml, mesh_size);
+  }
+};
+
+struct ActorStatus {
+  static constexpr MsgType kType = MsgType::actor_status;
+  std::string mesh;
+  uint32_t rank = 0;
+  bool ok = false;
+  bool failed_later = false;  // false: the spawn result; true: the actor failed while running
+  std::string actor_id;
+  std::string error;
+  template <class F>
+  bool fields(F& f) {
+    return f(mesh, rank, ok, failed_later, actor_id, error);
+  }
+};
+
+struct SliceDim {
+  std::string name;
+  uint32_t size = 1;
+  uint32_t begin = 0;
+  uint32_t end = 1;
+  template <class F>
+  bool fields(F& f) {
+    return f(name, size, begin, end);
+  }
+};
+
+// Enters the mesh once per host; each host hands it to its procs in the slice.
+struct Cast {
+  static constexpr MsgType kType = MsgType::cast;
+  std::string mesh;
+  std::vector<SliceDim> slice;
+  uint64_t port = 0;  // the sender's port that replies go to
+  std::string message;
+  std::string payload;
+  template <class F>
+  bool fields(F& f) {
+    return f(mesh, slice, port, message, payload);
+  }
+};
+
+struct Reply {
+  static constexpr MsgType kType = MsgType::reply;
+  uint64_t port = 0;
+  uint32_t rank = 0;
+  std::string payload;
+  template <class F>
+  bool fields(F& f) {
+    return f(port, rank, payload);
+  }
+};
+
+// Host -> launcher: whole lines (or raw bytes) a proc wrote.
+struct Output {
+  static constexpr MsgType kType = MsgType::output;
+  uint32_t rank = 0;
+  uint8_t stream = 1;  // 1 stdout, 2 stderr
+  std::string data;
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, stream, data);
+  }
+};
+
+// Launcher -> host: stop every proc (stop message, SIGTERM after the grace,
+// then SIGKILL), then exit.
+struct StopProcs {
+  static constexpr MsgType kType = MsgType::stop_procs;
+  uint32_t grace_ms = 5000;
+  bool exit_after = true;
+  template <class F>
+  bool fields(F& f) {
+    return f(grace_ms, exit_after);
+  }
+};
+
+struct HostStopped {
+  static constexpr MsgType kType = MsgType::host_stopped;
+  uint32_t host_rank = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank);
+  }
+};
+
+// Launcher -> host: deliver a signal to every proc's process group.
+struct SignalProcs {
+  static constexpr MsgType kType = MsgType::signal_procs;
+  int32_t signal = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(signal);
+  }
+};
+
+// Launcher -> host: bytes for a rank's stdin; empty data closes it.
+struct Input {
+  static constexpr MsgType kType = MsgType::input;
+  uint32_t rank = 0;
+  std::string data;
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, data);
+  }
+};
+
+using Message =
+    std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus, SpawnActors,
+                 ActorStatus, Cast, Reply, Output, StopProcs, HostStopped, SignalProcs, Input>;
+
+template <class M>
+std::string encode(const M& msg) {
+  std::string out;
+  Writer w(out);
+  w.put(static_cast<uint16_t>(M::kType));
+  w.put(msg);
+  return out;
+}
+
+// The type id at the front of a payload, without decoding the rest.
+Result<MsgType> peek_type(std::string_view payload);
+Result<Message> decode(std::string_view payload);
+std::string_view type_name(MsgType type);
+
+}  // namespace meshrun
