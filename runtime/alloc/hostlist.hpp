@@ -21,10 +21,12 @@ Result<std::vector<HostEntry>> parse_host_list(std::string_view text, size_t max
 
 // A hostfile: "host slots=N" (or "host:N", "user@host"), '#' comments, blank
 // lines. Errors name the file and line.
-Result<std::vector<HostEntry>> parse_hostfile_text(std::string_view text, const std::string& source);
+Result<std::vector<HostEntry>> parse_hostfile_text(std::string_view text,
+                                                   const std::string& source);
 Result<std::vector<HostEntry>> parse_hostfile(const std::string& path);
 
 // SLURM_TASKS_PER_NODE: "4(x2),2" -> 4 4 2.
-Result<std::vector<uint32_t>> expand_tasks_per_node(std::string_view text, size_t max_nodes = 65536);
+Result<std::vector<uint32_t>> expand_tasks_per_node(std::string_view text,
+                                                    size_t max_nodes = 65536);
 
 }  // namespace meshrun

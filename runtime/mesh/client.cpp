@@ -1,0 +1,472 @@
+#include "mesh/client.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "process/child.hpp"
+#include "process/spawn.hpp"
+#include "util/log.hpp"
+
+namespace meshrun {
+namespace {
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr Millis kHandshakeTimeout{5000};
+
+std::string ms(Millis d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+}  // namespace
+
+MeshClient::MeshClient(asio::io_context& io, const Secret& secret, Millis heartbeat_timeout)
+    : io_(io),
+      secret_(secret),
+      heartbeat_timeout_(heartbeat_timeout),
+      changed_(io.get_executor()) {}
+
+MeshClient::~MeshClient() {
+  closed_ = true;
+  for (auto& h : hosts_)
+    if (h.conn) h.conn->close();
+}
+
+Status MeshClient::listen(const Address& address) {
+  auto l = Listener::listen(io_, address);
+  if (!l) return l.error();
+  listener_ = std::move(*l);
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return {};
+}
+
+const Address& MeshClient::address() const {
+  return listener_->local_address();
+}
+
+void MeshClient::fail(JobFailure failure) {
+  if (!failure_) failure_ = std::move(failure);
+  changed_.notify();
+}
+
+std::string MeshClient::describe_rank(uint32_t rank) const {
+  const uint32_t h = proc_mesh_.host_of(rank);
+  std::string s = "rank " + std::to_string(rank) + " (host " + std::to_string(h);
+  if (h < hosts_.size() && !hosts_[h].hostname.empty()) s += ", " + hosts_[h].hostname;
+  return s + ")";
+}
+
+asio::awaitable<void> MeshClient::accept_loop() {
+  while (!closed_) {
+    auto socket = co_await listener_->accept();
+    if (!socket) co_return;
+    auto conn = Connection::make(std::move(*socket), "an agent");
+    asio::co_spawn(io_, greet(conn), asio::detached);
+  }
+}
+
+// Authenticate, then read AgentHello: only then is a connection a host.
+asio::awaitable<void> MeshClient::greet(ConnectionPtr conn) {
+  auto ok = co_await conn->authenticate_server(secret_, kHandshakeTimeout);
+  if (!ok) {
+    log::verbose("refused a connection: " + ok.error().message);
+    co_return;
+  }
+  asio::steady_timer timer(io_, kHandshakeTimeout);
+  timer.async_wait([conn](asio::error_code ec) {
+    if (!ec) conn->close();
+  });
+  auto frame = co_await conn->read();
+  timer.cancel();
+  if (!frame) co_return;
+  auto msg = decode(*frame);
+  if (!msg || !std::holds_alternative<AgentHello>(*msg)) {
+    log::warn("an agent of this job sent something other than its hello; dropped");
+    conn->close();
+    co_return;
+  }
+  auto& hello = std::get<AgentHello>(*msg);
+  if (hello.host_index >= hosts_.size() || hosts_[hello.host_index].conn) {
+    log::warn("an agent claimed host index " + std::to_string(hello.host_index) +
+              ", which is out of range or taken; dropped");
+    conn->close();
+    co_return;
+  }
+  auto& host = hosts_[hello.host_index];
+  host.conn = conn;
+  host.hostname = hello.hostname;
+  host.address = hello.address;
+  host.pid = hello.pid;
+  conn->set_peer("host " + std::to_string(host.rank) + " (" + host.name + ")");
+  log::debug("host " + std::to_string(host.rank) + " connected from " + hello.hostname +
+             ", listening on " + hello.address);
+  changed_.notify();
+  asio::co_spawn(io_, serve_host(host.rank), asio::detached);
+}
+
+asio::awaitable<void> MeshClient::serve_host(uint32_t rank) {
+  auto conn = hosts_[rank].conn;
+  for (;;) {
+    auto frame = co_await conn->read();
+    if (!frame) {
+      if (closed_) co_return;
+      auto& host = hosts_[rank];
+      host.lost = true;
+      if (!host.stopped && !shutting_down_)
+        fail({"host " + std::to_string(rank) + " (" + host.name +
+                  ") was lost: " + frame.error().message,
+              1});
+      changed_.notify();
+      co_return;
+    }
+    auto msg = decode(*frame);
+    if (!msg) {
+      fail({"host " + std::to_string(rank) + " sent a bad message: " + msg.error().message, 1});
+      conn->close();
+      co_return;
+    }
+    handle(rank, std::move(*msg));
+  }
+}
+
+void MeshClient::handle(uint32_t host, Message&& msg) {
+  std::visit(
+      [&](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, Output>) {
+          if (on_output) on_output(m);
+        } else if constexpr (std::is_same_v<M, Reply>) {
+          auto it = ports_.find(m.port);
+          if (it != ports_.end()) {
+            it->second.push_back(std::move(m));
+            changed_.notify();
+          }
+        } else if constexpr (std::is_same_v<M, ProcStatus>) {
+          on_proc_status(std::move(m));
+        } else if constexpr (std::is_same_v<M, ActorStatus>) {
+          if (m.failed_later) {
+            fail({"actor " + (m.actor_id.empty() ? m.mesh : m.actor_id) + " on " +
+                      describe_rank(m.rank) + " failed: " + m.error,
+                  1});
+          } else {
+            actor_status_[m.mesh].push_back(std::move(m));
+            changed_.notify();
+          }
+        } else if constexpr (std::is_same_v<M, HostReady>) {
+          hosts_[host].ready = true;
+          changed_.notify();
+        } else if constexpr (std::is_same_v<M, HostStopped>) {
+          hosts_[host].stopped = true;
+          changed_.notify();
+        } else if constexpr (std::is_same_v<M, Heartbeat>) {
+        } else {
+          log::warn("unexpected message from host " + std::to_string(host));
+        }
+      },
+      msg);
+}
+
+void MeshClient::on_proc_status(ProcStatus&& st) {
+  if (st.rank >= procs_.size()) return;
+  proc_known_[st.rank] = true;
+  procs_[st.rank] = st;
+  const auto& s = procs_[st.rank];
+  if (s.state == ProcState::failed) {
+    fail({describe_rank(s.rank) + " could not start: " + s.detail,
+          s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_found)        ? 127
+          : s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_executable) ? 126
+                                                                                  : 125});
+  } else if (s.state == ProcState::exited) {
+    if (on_proc_exit) on_proc_exit(s);
+    ExitStatus es;
+    es.exited = s.exited_normally;
+    es.code = s.exited_normally ? s.code : 0;
+    es.signal = s.exited_normally ? 0 : s.code;
+    es.core_dumped = s.core_dumped;
+    const bool expected = shutting_down_ || (procs_may_exit_ && es.success());
+    if (!expected)
+      fail({describe_rank(s.rank) + (procs_may_exit_ ? " failed: " : " exited unexpectedly: ") +
+                es.describe(),
+            es.shell_status() == 0 ? 1 : es.shell_status()});
+  }
+  changed_.notify();
+}
+
+asio::awaitable<void> MeshClient::heartbeat() {
+  const Millis period = std::max(Millis(50), heartbeat_timeout_ / 4);
+  asio::steady_timer timer(io_);
+  while (!closed_ && !shutting_down_) {
+    timer.expires_after(period);
+    co_await timer.async_wait(kTuple);
+    if (closed_ || shutting_down_) co_return;
+    const auto now = Clock::now();
+    for (auto& h : hosts_) {
+      if (!h.conn || !h.conn->is_open()) continue;
+      if (now - h.conn->last_receive() > heartbeat_timeout_) {
+        fail({"host " + std::to_string(h.rank) + " (" + h.name + ") has been silent for " +
+                  ms(heartbeat_timeout_) + "; it is considered lost",
+              1});
+        h.conn->close();
+        continue;
+      }
+      if (now - h.conn->last_send() >= period) h.conn->send(Heartbeat{});
+    }
+  }
+}
+
+asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, AgentLaunch launch,
+                                                       Millis start_timeout) {
+  allocator_ = &allocator;
+  const size_t n = allocator.num_hosts();
+  hosts_.assign(n, Host{});
+  for (size_t i = 0; i < n; ++i) {
+    hosts_[i].rank = static_cast<uint32_t>(i);
+    hosts_[i].name = allocator.host_name(i);
+  }
+  allocator.on_change([this] { changed_.notify(); });
+  if (auto st = allocator.start(launch); !st) co_return st.error();
+
+  const auto deadline = Clock::now() + start_timeout;
+  size_t connected = 0, ready = 0;
+  auto progress = [&] {
+    if (on_progress)
+      on_progress("hosts connected " + std::to_string(connected) + "/" + std::to_string(n) +
+                  ", ready " + std::to_string(ready) + "/" + std::to_string(n));
+  };
+  auto all = [&](auto pred) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (pred(hosts_[i]))
+        ++k;
+      else if (auto why = allocator.failure(i)) {
+        fail({"host " + std::to_string(i) + " (" + hosts_[i].name + ") failed to start: " + *why,
+              125});
+      }
+    }
+    return k;
+  };
+  // Trampoline each host as soon as it says hello, not after the slowest.
+  std::vector<bool> sent(n, false);
+  BecomeHost become;
+  become.heartbeat_timeout_ms = static_cast<uint32_t>(heartbeat_timeout_.count());
+  become.num_hosts = static_cast<uint32_t>(n);
+  const bool ok = co_await changed_.wait_until(
+      [&] {
+        connected = all([](const Host& h) { return h.conn != nullptr; });
+        for (size_t i = 0; i < n; ++i)
+          if (hosts_[i].conn && !sent[i]) {
+            become.host_rank = static_cast<uint32_t>(i);
+            hosts_[i].conn->send(become);
+            sent[i] = true;
+          }
+        ready = all([](const Host& h) { return h.ready; });
+        progress();
+        return failed() || ready == n;
+      },
+      deadline);
+  if (failed()) co_return make_error(Errc::failed, failure_->message);
+  if (!ok) {
+    std::string missing;
+    size_t shown = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (!hosts_[i].ready && shown++ < 8)
+        missing += (missing.empty() ? "" : ", ") + std::to_string(i) + " (" + hosts_[i].name + ")";
+    if (shown > 8) missing += ", ...";
+    fail({"hosts did not start within " + ms(start_timeout) + ": " + missing, 125});
+    co_return make_error(Errc::timeout, failure_->message);
+  }
+  asio::co_spawn(io_, heartbeat(), asio::detached);
+  auto extent = Extent::make({{"hosts", static_cast<uint32_t>(n)}});
+  if (!extent) co_return extent.error();
+  co_return HostMesh{*extent};
+}
+
+asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
+                                                          const std::string& name,
+                                                          const Extent& per_host,
+                                                          CreateProcs request, Millis timeout) {
+  auto extent = hosts.extent.concat(per_host);
+  if (!extent) co_return extent.error();
+  ProcMesh mesh;
+  mesh.name = name;
+  mesh.extent = *extent;
+  mesh.per_host = static_cast<uint32_t>(per_host.num_ranks());
+  proc_mesh_ = mesh;
+  const uint64_t total = extent->num_ranks();
+  procs_.assign(total, ProcStatus{});
+  proc_known_.assign(total, false);
+  procs_may_exit_ = !request.command.empty();
+
+  request.mesh = name;
+  request.mesh_size = static_cast<uint32_t>(total);
+  request.local_size = mesh.per_host;
+  for (auto& host : hosts_) {
+    request.procs.clear();
+    for (uint32_t l = 0; l < mesh.per_host; ++l) {
+      const uint32_t rank = host.rank * mesh.per_host + l;
+      request.procs.push_back({rank, l, name + "_" + std::to_string(rank)});
+    }
+    host.conn->send(request);
+  }
+  const auto deadline = Clock::now() + timeout;
+  size_t running = 0;
+  const bool ok = co_await changed_.wait_until(
+      [&] {
+        running = 0;
+        for (size_t r = 0; r < total; ++r)
+          if (proc_known_[r] && procs_[r].state != ProcState::starting) ++running;
+        if (on_progress)
+          on_progress("procs ready " + std::to_string(running) + "/" + std::to_string(total));
+        return failed() || running == total;
+      },
+      deadline);
+  if (failed()) co_return make_error(Errc::failed, failure_->message);
+  if (!ok) {
+    std::string missing;
+    size_t shown = 0;
+    for (uint32_t r = 0; r < total; ++r)
+      if ((!proc_known_[r] || procs_[r].state == ProcState::starting) && shown++ < 8)
+        missing += (missing.empty() ? "" : ", ") + describe_rank(r);
+    fail({"procs did not start within " + ms(timeout) + ": " + missing, 125});
+    co_return make_error(Errc::timeout, failure_->message);
+  }
+  co_return mesh;
+}
+
+asio::awaitable<Result<ActorMesh>> MeshClient::spawn_actors(const ProcMesh& procs,
+                                                            SpawnActors request, Millis timeout) {
+  const uint64_t total = procs.extent.num_ranks();
+  request.mesh_size = static_cast<uint32_t>(total);
+  auto& statuses = actor_status_[request.mesh];
+  statuses.clear();
+  const std::string payload = encode(request);
+  for (auto& host : hosts_)
+    host.conn->send_payload(payload);
+  const auto deadline = Clock::now() + timeout;
+  const bool ok = co_await changed_.wait_until(
+      [&] {
+        if (on_progress)
+          on_progress("actors spawned " + std::to_string(statuses.size()) + "/" +
+                      std::to_string(total));
+        return failed() || statuses.size() == total;
+      },
+      deadline);
+  if (failed()) co_return make_error(Errc::failed, failure_->message);
+  if (!ok) {
+    fail({"actors of mesh '" + request.mesh + "' did not spawn within " + ms(timeout) + " (" +
+              std::to_string(statuses.size()) + " of " + std::to_string(total) + " answered)",
+          1});
+    co_return make_error(Errc::timeout, failure_->message);
+  }
+  ActorMesh mesh;
+  mesh.name = request.mesh;
+  mesh.procs = procs;
+  mesh.actor_ids.resize(total);
+  for (const auto& st : statuses) {
+    if (!st.ok) {
+      fail({"cannot spawn actor '" + request.type + "' on " + describe_rank(st.rank) + ": " +
+                st.error,
+            1});
+      co_return make_error(Errc::plugin, failure_->message);
+    }
+    if (st.rank < total) mesh.actor_ids[st.rank] = st.actor_id;
+  }
+  co_return mesh;
+}
+
+asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& actors,
+                                                             const Slice& slice,
+                                                             const std::string& message,
+                                                             const std::string& payload,
+                                                             Millis timeout) {
+  Cast cast;
+  cast.mesh = actors.name;
+  const auto& dims = slice.extent().dims();
+  for (size_t i = 0; i < dims.size(); ++i)
+    cast.slice.push_back(
+        {dims[i].name, dims[i].size, slice.ranges()[i].begin, slice.ranges()[i].end});
+  cast.port = next_port_++;
+  cast.message = message;
+  cast.payload = payload;
+  auto& replies = ports_[cast.port];
+  const std::string frame = encode(cast);
+  // Hosts are the outermost dimension: a host gets the cast when any of its
+  // procs is in the slice.
+  const int host_dim = slice.extent().find("hosts");
+  for (auto& host : hosts_) {
+    if (host_dim >= 0) {
+      const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
+      if (host.rank < r.begin || host.rank >= r.end) continue;
+    }
+    host.conn->send_payload(frame);
+  }
+  const uint64_t expected = slice.num_ranks();
+  const bool ok = co_await changed_.wait_until(
+      [&] { return failed() || replies.size() >= expected; }, Clock::now() + timeout);
+  std::vector<Reply> got = std::move(replies);
+  ports_.erase(cast.port);
+  if (failed()) co_return make_error(Errc::failed, failure_->message);
+  if (!ok) {
+    std::vector<bool> answered(actors.procs.extent.num_ranks(), false);
+    for (const auto& r : got)
+      if (r.rank < answered.size()) answered[r.rank] = true;
+    std::string missing;
+    size_t shown = 0, count = 0;
+    for (uint64_t r : slice.ranks())
+      if (!answered[r]) {
+        ++count;
+        if (shown++ < 8) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+      }
+    if (count > 8) missing += ", ...";
+    co_return make_error(Errc::timeout, "cast of " + message + " to " + slice.to_string() +
+                                            ": no reply within " + ms(timeout) + " from " +
+                                            std::to_string(count) + " rank(s): " + missing);
+  }
+  co_return got;
+}
+
+asio::awaitable<bool> MeshClient::wait_all_exited(Clock::time_point deadline) {
+  co_return co_await changed_.wait_until(
+      [&] {
+        if (failed()) return true;
+        for (size_t r = 0; r < procs_.size(); ++r)
+          if (!proc_known_[r] || procs_[r].state != ProcState::exited) return false;
+        return true;
+      },
+      deadline);
+}
+
+void MeshClient::signal_procs(int sig) {
+  for (auto& h : hosts_)
+    if (h.conn && h.conn->is_open()) h.conn->send(SignalProcs{sig});
+}
+
+void MeshClient::send_input(uint32_t rank, const std::string& data) {
+  const uint32_t h = proc_mesh_.host_of(rank);
+  if (h < hosts_.size() && hosts_[h].conn) hosts_[h].conn->send(Input{rank, data});
+}
+
+asio::awaitable<void> MeshClient::shutdown(Millis grace, Millis timeout) {
+  shutting_down_ = true;
+  StopProcs stop;
+  stop.grace_ms = static_cast<uint32_t>(grace.count());
+  for (auto& h : hosts_)
+    if (h.conn && h.conn->is_open()) h.conn->send(stop);
+  // Each host needs up to two graces (stop, then SIGTERM) before SIGKILL.
+  const auto deadline = Clock::now() + 2 * grace + timeout;
+  co_await changed_.wait_until(
+      [&] {
+        for (const auto& h : hosts_)
+          if (h.conn && !h.stopped && !h.lost) return false;
+        return true;
+      },
+      deadline);
+  closed_ = true;
+  for (auto& h : hosts_)
+    if (h.conn) h.conn->close();
+  if (listener_) listener_->close();
+  if (allocator_) co_await allocator_->reap(timeout);
+}
+
+}  // namespace meshrun

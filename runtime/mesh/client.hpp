@@ -1,0 +1,103 @@
+// The launcher's side of the mesh: it serves the bootstrap channel, holds the
+// host agents' connections, and performs the lifecycle: allocate hosts,
+// spawn procs, spawn actors, cast, shut down. Every wait has a deadline and
+// ends early when the job has failed.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alloc/allocator.hpp"
+#include "auth/secret.hpp"
+#include "channel/listener.hpp"
+#include "mesh/meshes.hpp"
+#include "util/notifier.hpp"
+#include "wire/messages.hpp"
+
+namespace meshrun {
+
+struct JobFailure {
+  std::string message;  // one line: what failed, where
+  int status = 1;       // meshrun's exit status for it
+};
+
+class MeshClient {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  MeshClient(asio::io_context& io, const Secret& secret, Millis heartbeat_timeout);
+  ~MeshClient();
+
+  Status listen(const Address& address);
+  const Address& address() const;
+
+  // Starts the allocator's agents, authenticates each as it dials in, and
+  // trampolines every one into a host agent.
+  asio::awaitable<Result<HostMesh>> allocate(Allocator& allocator, AgentLaunch launch,
+                                             Millis start_timeout);
+  // `request` carries everything but the proc list, which is filled per host.
+  asio::awaitable<Result<ProcMesh>> spawn_procs(const HostMesh& hosts, const std::string& name,
+                                                const Extent& per_host, CreateProcs request,
+                                                Millis timeout);
+  asio::awaitable<Result<ActorMesh>> spawn_actors(const ProcMesh& procs, SpawnActors request,
+                                                  Millis timeout);
+  // One message per host in the slice; replies come straight back to a port.
+  asio::awaitable<Result<std::vector<Reply>>> cast(const ActorMesh& actors, const Slice& slice,
+                                                   const std::string& message,
+                                                   const std::string& payload, Millis timeout);
+  // Command mode: until every proc has exited, the job failed, or `deadline`.
+  asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
+  // Stop every host's procs (stop, SIGTERM after grace, SIGKILL), then let
+  // the agents exit; hosts that do not answer within `timeout` are given up.
+  asio::awaitable<void> shutdown(Millis grace, Millis timeout);
+
+  void signal_procs(int sig);
+  void send_input(uint32_t rank, const std::string& data);
+  void fail(JobFailure failure);
+  const std::optional<JobFailure>& failure() const { return failure_; }
+
+  const std::vector<Host>& hosts() const { return hosts_; }
+  // Latest status of every proc of the proc mesh, by rank.
+  const std::vector<ProcStatus>& procs() const { return procs_; }
+  std::string describe_rank(uint32_t rank) const;  // "rank 3 (host 1, node07)"
+
+  std::function<void(const Output&)> on_output;
+  std::function<void(const ProcStatus&)> on_proc_exit;
+  std::function<void(const std::string&)> on_progress;
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> greet(ConnectionPtr conn);
+  asio::awaitable<void> serve_host(uint32_t rank);
+  asio::awaitable<void> heartbeat();
+  void handle(uint32_t host, Message&& msg);
+  void on_proc_status(ProcStatus&& st);
+  bool failed() const { return failure_.has_value(); }
+
+  asio::io_context& io_;
+  const Secret& secret_;
+  Millis heartbeat_timeout_;
+  std::unique_ptr<Listener> listener_;
+  Allocator* allocator_ = nullptr;
+  std::vector<Host> hosts_;
+  std::vector<ProcStatus> procs_;
+  std::vector<bool> proc_known_;
+  std::map<std::string, std::vector<ActorStatus>> actor_status_;
+  std::map<uint64_t, std::vector<Reply>> ports_;
+  uint64_t next_port_ = 1;
+  ProcMesh proc_mesh_;
+  bool procs_may_exit_ = false;
+  bool shutting_down_ = false;
+  bool closed_ = false;
+  std::optional<JobFailure> failure_;
+  Notifier changed_;
+};
+
+}  // namespace meshrun

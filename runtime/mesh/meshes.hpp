@@ -1,0 +1,43 @@
+// The launcher's handles on what it created: a host mesh (agents), a proc
+// mesh on it, an actor mesh in the procs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "channel/connection.hpp"
+#include "mesh/extent.hpp"
+
+namespace meshrun {
+
+struct Host {
+  uint32_t rank = 0;
+  std::string name;      // as the allocator knows it
+  std::string hostname;  // as the agent reported it
+  std::string address;   // where the agent listens
+  uint32_t pid = 0;
+  ConnectionPtr conn;
+  bool ready = false;  // trampolined into a host agent
+  bool stopped = false;
+  bool lost = false;
+};
+
+struct HostMesh {
+  Extent extent;  // {hosts=N}
+};
+
+struct ProcMesh {
+  std::string name;  // "p0"
+  Extent extent;     // hosts x per-host
+  uint32_t per_host = 1;
+  uint32_t host_of(uint64_t rank) const { return static_cast<uint32_t>(rank / per_host); }
+};
+
+struct ActorMesh {
+  std::string name;  // "a0"
+  ProcMesh procs;
+  std::vector<std::string> actor_ids;  // by rank
+};
+
+}  // namespace meshrun
