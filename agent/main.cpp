@@ -1,1 +1,132 @@
-int main() { return 0; }
+// meshrun-agent: one binary, three modes. `bootstrap` is what allocators
+// start on each host; the launcher turns it into a host agent; a host agent
+// starts `proc` children that host actors.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "agent/bootstrap.hpp"
+#include "agent/proc.hpp"
+#include "util/log.hpp"
+#include "wire/protocol.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: meshrun-agent bootstrap   (started by meshrun; reads the job secret on stdin)\n"
+    "       meshrun-agent proc        (started by a host agent)\n"
+    "       meshrun-agent --version\n"
+    "\n"
+    "meshrun-agent is not run by hand: meshrun starts it on every host of a job.\n"
+    "See meshrun-agent(1).\n";
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+std::string self_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "meshrun-agent";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// A line from stdin, read byte by byte so nothing after it is consumed.
+std::string read_secret_line() {
+  std::string line;
+  char c;
+  while (line.size() < 256) {
+    ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    line += c;
+  }
+  return line;
+}
+
+void on_sigpipe(int) {}
+
+int run(asio::io_context& io, asio::awaitable<int> main_task) {
+  int code = 1;
+  asio::co_spawn(io, std::move(main_task), [&](std::exception_ptr e, int rc) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        meshrun::log::error(std::string("internal error: ") + ex.what());
+      }
+      code = 70;
+    } else {
+      code = rc;
+    }
+    io.stop();
+  });
+  io.run();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A handler (not SIG_IGN) so children get the default action back at exec.
+  struct sigaction sa {};
+  sa.sa_handler = on_sigpipe;
+  ::sigaction(SIGPIPE, &sa, nullptr);
+
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "--version" || mode == "-V") {
+    std::printf("meshrun-agent %s (protocol %u)\n", MESHRUN_VERSION,
+                unsigned{meshrun::kProtocolVersion});
+    return 0;
+  }
+  if (mode == "--help" || mode == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (env_or("MESHRUN_VERBOSE", "") == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
+  if (env_or("MESHRUN_VERBOSE", "") == "2") meshrun::log::set_level(meshrun::log::Level::debug);
+
+  asio::io_context io(1);
+  if (mode == "bootstrap") {
+    meshrun::BootstrapConfig cfg;
+    cfg.launcher_addresses = env_or("MESHRUN_BOOTSTRAP_ADDR", "");
+    cfg.host_index =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_HOST_INDEX", "0").c_str(), nullptr, 10));
+    cfg.agent_path = self_path();
+    meshrun::log::set_program("meshrun-agent[host " + std::to_string(cfg.host_index) + "]");
+    if (cfg.launcher_addresses.empty()) {
+      meshrun::log::error("MESHRUN_BOOTSTRAP_ADDR is not set: meshrun-agent is started by meshrun");
+      return 2;
+    }
+    cfg.secret_hex = read_secret_line();
+    // Procs must not inherit the channel the secret came on.
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::close(devnull);
+    }
+    return run(io, meshrun::run_bootstrap(io, std::move(cfg)));
+  }
+  if (mode == "proc") {
+    meshrun::ProcConfig cfg;
+    cfg.control_fd = std::atoi(env_or("MESHRUN_CONTROL_FD", "3").c_str());
+    cfg.rank =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_RANK", "0").c_str(), nullptr, 10));
+    cfg.name = env_or("MESHRUN_PROC_NAME", "p0_0");
+    meshrun::log::set_program("meshrun-agent[" + cfg.name + "]");
+    // Our host agent set PR_SET_PDEATHSIG before exec; check it is still there.
+    if (::getppid() == 1) return 1;
+    return run(io, meshrun::run_proc(io, cfg));
+  }
+  std::fputs(kUsage, stderr);
+  return 2;
+}

@@ -1,0 +1,125 @@
+#include "agent/bootstrap.hpp"
+
+#include <unistd.h>
+
+#include <asio/ip/tcp.hpp>
+
+#include "agent/host_agent.hpp"
+#include "channel/address.hpp"
+#include "channel/listener.hpp"
+#include "util/log.hpp"
+
+namespace meshrun {
+namespace {
+constexpr Millis kConnectTimeout{5000};
+constexpr Millis kHandshakeTimeout{5000};
+constexpr Millis kTrampolineTimeout{60000};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Where this agent listens: beside the launcher's socket for a local job, or
+// on the interface that reached the launcher for a remote one.
+Address own_address(const Address& launcher, Connection& conn, uint32_t index) {
+  Address a;
+  if (launcher.kind == Address::Kind::unix_socket) {
+    auto slash = launcher.path.rfind('/');
+    a.kind = Address::Kind::unix_socket;
+    a.path = launcher.path.substr(0, slash == std::string::npos ? 0 : slash + 1) + "agent-" +
+             std::to_string(index) + ".sock";
+  } else {
+    a.kind = Address::Kind::tcp;
+    a.host = address_of(conn.socket().local_endpoint()).host;
+    a.port = 0;
+  }
+  return a;
+}
+}  // namespace
+
+asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config) {
+  auto secret = Secret::from_hex(config.secret_hex);
+  std::fill(config.secret_hex.begin(), config.secret_hex.end(), '\0');
+  if (!secret) {
+    log::error("cannot read the job secret from stdin: " + secret.error().message);
+    co_return 2;
+  }
+  ConnectionPtr conn;
+  Address launcher;
+  std::string tried;
+  for (const auto& text : split(config.launcher_addresses, ',')) {
+    auto addr = Address::parse(text);
+    if (!addr) {
+      tried += "\n  " + text + ": " + addr.error().message;
+      continue;
+    }
+    auto socket = co_await connect_to(io, *addr, kConnectTimeout);
+    if (!socket) {
+      tried += "\n  " + text + ": " + socket.error().message;
+      continue;
+    }
+    auto c = Connection::make(std::move(*socket), "launcher " + text);
+    auto ok = co_await c->authenticate_client(*secret, kHandshakeTimeout);
+    if (!ok) {
+      tried += "\n  " + text + ": " + ok.error().message;
+      continue;
+    }
+    conn = c;
+    launcher = *addr;
+    break;
+  }
+  if (!conn) {
+    log::error("cannot reach the launcher at any of its addresses:" + tried);
+    co_return 1;
+  }
+
+  auto listener = Listener::listen(io, own_address(launcher, *conn, config.host_index));
+  if (!listener) log::warn(listener.error().message + "; serving the launcher connection only");
+  AgentHello hello;
+  hello.host_index = config.host_index;
+  hello.address = listener ? (*listener)->local_address().to_string() : "";
+  hello.pid = static_cast<uint32_t>(::getpid());
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  hello.hostname = host;
+  conn->send(hello);
+
+  // The trampoline: the next message makes this process a host agent.
+  asio::steady_timer timer(io, kTrampolineTimeout);
+  timer.async_wait([conn](asio::error_code ec) {
+    if (!ec) conn->close();
+  });
+  Result<std::string> frame = make_error(Errc::closed, "");
+  for (;;) {
+    frame = co_await conn->read();
+    if (!frame) break;
+    auto type = peek_type(*frame);
+    if (type && *type == MsgType::heartbeat) continue;
+    break;
+  }
+  timer.cancel();
+  if (!frame) {
+    log::error("the launcher went away before making this process a host");
+    co_return 1;
+  }
+  auto msg = decode(*frame);
+  if (!msg || !std::holds_alternative<BecomeHost>(*msg)) {
+    log::error("expected BecomeHost from the launcher");
+    co_return 1;
+  }
+  const auto& become = std::get<BecomeHost>(*msg);
+  log::set_program("meshrun-agent[host " + std::to_string(become.host_rank) + "]");
+  HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, become,
+                  config.agent_path);
+  co_return co_await agent.run();
+}
+
+}  // namespace meshrun

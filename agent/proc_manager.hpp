@@ -1,0 +1,59 @@
+// The host agent's proc manager: it really spawns, watches, signals and reaps
+// the OS processes of the procs on this host, and forwards their output.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "channel/connection.hpp"
+#include "process/child.hpp"
+#include "util/notifier.hpp"
+#include "wire/messages.hpp"
+
+namespace meshrun {
+
+class ProcManager {
+ public:
+  // `upstream` receives ProcStatus, Output, and whatever procs send.
+  ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
+              uint32_t host_rank);
+
+  // Create-or-update: a proc that exists keeps running and reports its state.
+  void create(const CreateProcs& request);
+  // Forwards a payload to the procs whose rank `pred` accepts.
+  void forward(const std::string& payload, const std::function<bool(uint32_t rank)>& pred);
+  void signal_all(int sig);
+  // Stop message, SIGTERM to each group after `grace`, SIGKILL after another
+  // `grace`; returns when every proc is reaped.
+  asio::awaitable<void> stop_all(Millis grace);
+  size_t live() const;
+
+ private:
+  struct Proc {
+    ProcEntry entry;
+    std::unique_ptr<Child> child;
+    ConnectionPtr conn;  // actor procs only
+    ProcState state = ProcState::starting;
+    int open_streams = 0;
+  };
+
+  void spawn_one(const CreateProcs& request, const ProcEntry& entry);
+  asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
+  asio::awaitable<void> serve_proc(std::shared_ptr<Proc> proc);
+  asio::awaitable<void> pump_output(std::shared_ptr<Proc> proc, int fd, uint8_t stream, bool raw);
+  void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
+
+  asio::io_context& io_;
+  ConnectionPtr upstream_;
+  std::string agent_path_;
+  uint32_t host_rank_;
+  std::map<uint32_t, std::shared_ptr<Proc>> procs_;
+  Notifier changed_;
+};
+
+}  // namespace meshrun
