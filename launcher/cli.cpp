@@ -1,0 +1,215 @@
+#include "launcher/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "alloc/hostlist.hpp"
+#include "spec/spec_loader.hpp"
+#include "wire/protocol.hpp"
+
+namespace meshrun {
+namespace {
+
+bool looks_like_job_file(const std::string& word) {
+  return word.size() > 5 && word.compare(word.size() - 5, 5, ".toml") == 0;
+}
+
+}  // namespace
+
+std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
+  CLI::App app{
+      "meshrun: start a job of procs and actors on local, ssh or SLURM hosts.\n"
+      "usage: meshrun [OPTIONS] [JOB.toml] [-- COMMAND [ARGS...]]",
+      "meshrun"};
+  app.prefix_command(true);  // options stop at the first word of the job or command
+  app.set_help_flag("-h,--help", "Print this help and exit");
+
+  const char* job = "Job";
+  app.add_option("-n,--np", o.np, "Total number of ranks")->group(job)->check(CLI::PositiveNumber);
+  app.add_option("-N,--nodes", o.nodes, "Number of hosts")->group(job)->check(CLI::PositiveNumber);
+  app.add_option("--per-host", o.per_host, "Ranks per host")
+      ->group(job)
+      ->check(CLI::PositiveNumber);
+  app.add_option("-x,--env", o.env,
+                 "Pass VAR (from this environment) or set VAR=VALUE for every rank")
+      ->group(job)
+      ->take_first()
+      ->allow_extra_args(false);
+  app.add_option("--cwd", o.cwd, "Working directory of every rank")->group(job);
+  app.add_flag("--check", o.check, "Validate the job spec and exit")->group(job);
+  app.add_flag("--dry-run", o.dry_run, "Print the rank map and start nothing")->group(job);
+
+  const char* hosts = "Hosts";
+  app.add_option("--launcher", o.launcher, "How hosts are started: auto, local, ssh, slurm")
+      ->group(hosts)
+      ->check(CLI::IsMember({"auto", "local", "ssh", "slurm"}));
+  app.add_option("-H,--host", o.hosts, "Hosts: a,b or node[01-04] or user@host:slots")
+      ->group(hosts);
+  app.add_option("--hostfile", o.hostfile, "File of hosts: 'host slots=N' lines")->group(hosts);
+  app.add_option("--ssh-command", o.ssh_command, "ssh client command (default: ssh)")->group(hosts);
+  app.add_option("--agent-path", o.agent_path, "meshrun-agent path on the hosts")->group(hosts);
+  app.add_option("--bind", o.bind, "Address the agents dial back to")->group(hosts);
+  app.add_option("--tree-threshold", o.tree_threshold, "Launch as a tree above this many hosts")
+      ->group(hosts);
+  app.add_flag("--no-tls", o.no_tls, "Plain TCP between hosts (trusted networks only)")
+      ->group(hosts);
+
+  const char* output = "Output";
+  app.add_flag("-l,--tag-output", o.tag, "Prefix every output line with [rank]")->group(output);
+  app.add_option("--output-filename", o.output_filename,
+                 "Write each rank's output to a file (%r rank, %h host)")
+      ->group(output);
+  app.add_flag("--raw", o.raw, "Pass output through unbuffered, not line by line")->group(output);
+  app.add_option("--stdin", o.stdin_mode, "Who reads meshrun's stdin: rank0, all, none")
+      ->group(output)
+      ->check(CLI::IsMember({"rank0", "all", "none"}));
+
+  const char* time = "Signals and time";
+  app.add_option("--timeout", o.timeout, "End the job after DURATION (90s, 5m); exit 124")
+      ->group(time);
+  app.add_option("--grace", o.grace, "Time from SIGTERM to SIGKILL (default 5s)")->group(time);
+  app.add_option("--heartbeat-timeout", o.heartbeat_timeout,
+                 "Silence after which a host is lost (default 10s)")
+      ->group(time);
+  app.add_option("--start-timeout", o.start_timeout, "Time a host may take to start (default 10s)")
+      ->group(time);
+
+  const char* diag = "Diagnostics";
+  app.add_flag("-v,--verbose", o.verbose, "More detail (-vv: messages too)")->group(diag);
+  app.add_flag("-q,--quiet", o.quiet, "Only errors")->group(diag);
+  app.add_flag("-V,--version", o.show_version, "Print the version and exit")->group(diag);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "meshrun: error: " << e.what() << "\n"
+              << "Run 'meshrun --help' for usage.\n";
+    return 2;
+  }
+  if (o.show_version) {
+    std::cout << "meshrun " << MESHRUN_VERSION << " (protocol " << kProtocolVersion << ")\n";
+    return 0;
+  }
+  auto rest = app.remaining();
+  size_t i = 0;
+  if (i < rest.size() && rest[i] == "--") ++i;
+  if (i < rest.size() && looks_like_job_file(rest[i])) {
+    o.job_file = rest[i++];
+    if (i < rest.size() && rest[i] == "--") ++i;
+  }
+  o.command.assign(rest.begin() + static_cast<long>(i), rest.end());
+  return std::nullopt;
+}
+
+JobSpec build_job(const CliOptions& cli) {
+  JobSpec spec;
+  if (!cli.job_file.empty()) {
+    spec = load_job_spec_file(cli.job_file);
+  } else if (cli.command.empty()) {
+    throw std::invalid_argument(
+        "nothing to run: give a job spec (meshrun JOB.toml) or a command (meshrun -n 4 -- PROG)");
+  } else {
+    spec.source = "<command line>";
+  }
+  if (!cli.command.empty()) {
+    spec.procs.command = cli.command;
+    spec.actors.reset();
+    spec.cast.reset();
+  }
+  auto& h = spec.hosts;
+  if (cli.launcher) {
+    static const std::pair<const char*, LauncherKind> kinds[] = {{"auto", LauncherKind::automatic},
+                                                                 {"local", LauncherKind::local},
+                                                                 {"ssh", LauncherKind::ssh},
+                                                                 {"slurm", LauncherKind::slurm}};
+    for (const auto& [name, kind] : kinds)
+      if (*cli.launcher == name) h.launcher = kind;
+  }
+  if (cli.hosts) {
+    auto list = parse_host_list(*cli.hosts);
+    if (!list) throw std::invalid_argument("-H " + *cli.hosts + ": " + list.error().message);
+    h.list = *list;
+  }
+  if (cli.hostfile) {
+    auto list = parse_hostfile(*cli.hostfile);
+    if (!list) throw std::invalid_argument(list.error().message);
+    h.hostfile = *cli.hostfile;
+    h.list = *list;
+  }
+  if (cli.ssh_command) h.ssh.command = *cli.ssh_command;
+  if (cli.agent_path) h.agent_path = *cli.agent_path;
+  if (cli.bind) h.bind = *cli.bind;
+  if (cli.tree_threshold) h.tree_threshold = *cli.tree_threshold;
+  auto duration = [](const std::string& flag, const std::string& text) {
+    try {
+      return parse_duration(text);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(flag + " " + text + ": " + e.what());
+    }
+  };
+  if (cli.timeout) spec.timeout = duration("--timeout", *cli.timeout);
+  if (cli.grace) spec.grace = duration("--grace", *cli.grace);
+  if (cli.heartbeat_timeout)
+    h.heartbeat_timeout = duration("--heartbeat-timeout", *cli.heartbeat_timeout);
+  if (cli.start_timeout) h.start_timeout = duration("--start-timeout", *cli.start_timeout);
+
+  // Counts: -N hosts, --per-host ranks per host, -n ranks in all.
+  if (cli.nodes) h.count = *cli.nodes;
+  uint32_t per_host = 0;
+  if (cli.per_host) per_host = *cli.per_host;
+  if (cli.np) {
+    const uint32_t n = *cli.np;
+    if (!cli.nodes && !per_host && h.list.empty()) {
+      if (h.count == 0 || cli.job_file.empty()) h.count = 1;
+    }
+    if (!cli.nodes && per_host && h.list.empty()) {
+      if (n % per_host != 0)
+        throw std::invalid_argument("-n " + std::to_string(n) +
+                                    " is not a multiple of --per-host " + std::to_string(per_host));
+      h.count = n / per_host;
+    }
+    uint32_t hosts_n = h.count ? h.count : static_cast<uint32_t>(h.list.size());
+    if (hosts_n == 0) hosts_n = 1;
+    if (!per_host) {
+      if (n % hosts_n != 0)
+        throw std::invalid_argument("-n " + std::to_string(n) +
+                                    " ranks do not divide evenly over " + std::to_string(hosts_n) +
+                                    " hosts; give --per-host or a multiple of the host count");
+      per_host = n / hosts_n;
+    } else if (per_host * hosts_n != n) {
+      throw std::invalid_argument("-n " + std::to_string(n) + " contradicts -N " +
+                                  std::to_string(hosts_n) + " x --per-host " +
+                                  std::to_string(per_host));
+    }
+  }
+  if (per_host) {
+    if (spec.procs.extent.size() > 1 && !cli.np)
+      throw std::invalid_argument("--per-host cannot replace the multi-dimensional extent of " +
+                                  spec.source);
+    spec.procs.extent = {
+        {spec.procs.extent.empty() ? "procs" : spec.procs.extent.front().name, per_host}};
+  }
+  for (const auto& e : cli.env) {
+    auto eq = e.find('=');
+    if (eq != std::string::npos) {
+      spec.procs.env[e.substr(0, eq)] = e.substr(eq + 1);
+    } else if (const char* v = std::getenv(e.c_str())) {
+      spec.procs.env[e] = v;
+    }
+  }
+  if (cli.cwd) spec.procs.cwd = *cli.cwd;
+  if (cli.tag) spec.output.tag = true;
+  if (cli.raw) spec.output.raw = true;
+  if (cli.output_filename) spec.output.filename_pattern = *cli.output_filename;
+  if (cli.stdin_mode)
+    spec.output.stdin_mode = *cli.stdin_mode == "all"    ? StdinMode::all
+                             : *cli.stdin_mode == "none" ? StdinMode::none
+                                                         : StdinMode::rank0;
+  return spec;
+}
+
+}  // namespace meshrun

@@ -1,0 +1,16 @@
+// Runs one job end to end: allocate hosts, spawn procs, spawn actors and cast
+// (actor mode) or wait for the ranks (command mode), then shut down. Returns
+// meshrun's exit status.
+#pragma once
+
+#include "spec/job_spec.hpp"
+
+namespace meshrun {
+
+struct RunOptions {
+  bool dry_run = false;
+};
+
+int run_job(const JobSpec& spec, const RunOptions& options);
+
+}  // namespace meshrun
