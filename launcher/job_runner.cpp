@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "alloc/local_allocator.hpp"
+#include "alloc/placement.hpp"
 #include "auth/secret.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
@@ -28,6 +28,7 @@ constexpr int kExitLaunchFailed = 125;
 constexpr int kExitTimeout = 124;
 
 struct Plan {
+  Placement placement;
   uint32_t hosts = 1;
   Extent per_host;
   std::string agent_path;
@@ -36,11 +37,6 @@ struct Plan {
 
 Result<Plan> make_plan(const JobSpec& spec) {
   Plan plan;
-  if (spec.hosts.launcher == LauncherKind::ssh || spec.hosts.launcher == LauncherKind::slurm ||
-      (spec.hosts.launcher == LauncherKind::automatic && !spec.hosts.list.empty()))
-    return make_error(Errc::invalid_argument,
-                      "only the local launcher is available in this build of meshrun");
-  plan.hosts = spec.hosts.count ? spec.hosts.count : 1;
   std::vector<Dim> dims;
   for (const auto& d : spec.procs.extent)
     dims.push_back({d.name, d.size});
@@ -50,6 +46,10 @@ Result<Plan> make_plan(const JobSpec& spec) {
     return make_error(Errc::invalid_argument,
                       "the per-host extent cannot have a 'hosts' dimension");
   plan.per_host = *extent;
+  auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
+  if (!placement) return placement.error();
+  plan.placement = *placement;
+  plan.hosts = static_cast<uint32_t>(placement->hosts.size());
   auto agent = locate_agent(spec.hosts.agent_path);
   if (!agent) return agent.error();
   plan.agent_path = *agent;
@@ -63,7 +63,8 @@ Result<Plan> make_plan(const JobSpec& spec) {
 
 void print_dry_run(const JobSpec& spec, const Plan& plan) {
   const uint64_t per = plan.per_host.num_ranks();
-  std::printf("launcher: local (%u host agents on this machine)\n", plan.hosts);
+  std::printf("launcher: %s (%s)\n", launcher_name(plan.placement.launcher).c_str(),
+              plan.placement.why.c_str());
   std::printf("%-6s %-8s %-10s %s\n", "rank", "host", "local",
               spec.command_mode() ? "command" : "proc");
   for (uint32_t h = 0; h < plan.hosts; ++h)
@@ -77,7 +78,7 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
                spec.actors->name + ": " + spec.actors->type + ")";
       }
       std::printf("%-6llu %-8s %-10llu %s\n", static_cast<unsigned long long>(h * per + l),
-                  ("local" + std::to_string(h)).c_str(), static_cast<unsigned long long>(l),
+                  plan.placement.hosts[h].name.c_str(), static_cast<unsigned long long>(l),
                   what.c_str());
     }
 }
@@ -113,7 +114,7 @@ class Job {
               1000.0) +
           " ms");
     };
-    LocalAllocator allocator(io_, plan_.hosts);
+    auto allocator = make_allocator(io_, plan_.placement, spec_);
     AgentLaunch launch;
     launch.bootstrap_addresses = client_.address().to_string();
     launch.secret_hex = secret_.to_hex();
@@ -123,7 +124,7 @@ class Job {
     else if (log::enabled(log::Level::verbose))
       launch.env.push_back("MESHRUN_VERBOSE=1");
 
-    int status = co_await lifecycle(allocator, launch, phase);
+    int status = co_await lifecycle(*allocator, launch, phase);
     co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
     co_return status;
