@@ -14,7 +14,8 @@ class LineSplitter {
 
   // Appends bytes. Returns the longest prefix of buffered data that ends in a
   // newline (possibly empty); a line longer than max_line is cut at max_line
-  // and the cut piece is returned as if it ended there.
+  // and the cut piece is returned as if it ended there, with a '\n' added, so
+  // every non-empty result is whole lines. max_line 0: no cap.
   std::string feed(std::string_view bytes);
   // At end of stream: whatever is left (a final line without a newline).
   std::string finish();
