@@ -61,20 +61,23 @@ struct ChildArgs {
 
 constexpr size_t kChildStack = 64 * 1024;
 
+// Code that runs in the child, on a stack the sanitizers do not know about.
+#define MESHRUN_CHILD_SIDE __attribute__((no_sanitize("address", "undefined")))
+
 // The kernel's sigset is 64 bits; glibc's sigprocmask refuses to block its
 // internal signals, the raw call does not (a handler must never run in the
 // child while it shares our memory).
-long raw_sigmask(int how, const uint64_t* set, uint64_t* old) {
+MESHRUN_CHILD_SIDE long raw_sigmask(int how, const uint64_t* set, uint64_t* old) {
   return syscall(SYS_rt_sigprocmask, how, set, old, sizeof(uint64_t));
 }
 
-[[noreturn]] void child_fail(ChildArgs* a, Stage stage, int err) {
+[[noreturn]] MESHRUN_CHILD_SIDE void child_fail(ChildArgs* a, Stage stage, int err) {
   a->err = err;
   a->stage = static_cast<int>(stage);
   _exit(127);
 }
 
-void close_from_to(ChildArgs* a, unsigned lo, unsigned hi) {
+MESHRUN_CHILD_SIDE void close_from_to(ChildArgs* a, unsigned lo, unsigned hi) {
   if (lo > hi) return;
   if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
   unsigned end = std::min(hi, a->max_fd);
@@ -82,7 +85,7 @@ void close_from_to(ChildArgs* a, unsigned lo, unsigned hi) {
     close(static_cast<int>(fd));
 }
 
-__attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
+MESHRUN_CHILD_SIDE int child_main(void* p) {
   auto* a = static_cast<ChildArgs*>(p);
 
   // Signals are all blocked here (the parent blocked them). Reset handlers so

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -383,6 +384,41 @@ TEST_CASE("extra descriptors are mapped to the requested child fds", "[process]"
     CHECK(read_all(p_three.r.fd) == "to-three");
     CHECK(wait_for(io, c).success());
   }
+}
+
+TEST_CASE("the child gets our signal mask and default SIGPIPE", "[process]") {
+  // A launcher ignores SIGPIPE for its sockets; ranks must not inherit that.
+  // An ignored SIGHUP (nohup) and the blocked mask are passed on, as posix_spawn does.
+  struct sigaction ign = {}, old_pipe, old_hup;
+  ign.sa_handler = SIG_IGN;
+  REQUIRE(sigaction(SIGPIPE, &ign, &old_pipe) == 0);
+  REQUIRE(sigaction(SIGHUP, &ign, &old_hup) == 0);
+  sigset_t usr2, old_mask;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  REQUIRE(pthread_sigmask(SIG_BLOCK, &usr2, &old_mask) == 0);
+
+  auto field = [](const std::string& status, const std::string& key) {
+    size_t at = status.find(key + ":\t");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(status.substr(at + key.size() + 2, 16), nullptr, 16);
+  };
+  std::string ours;
+  {
+    std::ifstream in("/proc/thread-self/status");
+    ours.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto [out, st] = run_capture(opts("/bin/cat", {"cat", "/proc/self/status"}));
+
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  REQUIRE(st.success());
+  auto bit = [](int sig) { return 1ull << (sig - 1); };
+  CHECK(field(out, "SigBlk") == field(ours, "SigBlk"));
+  CHECK((field(out, "SigBlk") & bit(SIGUSR2)) != 0);
+  CHECK(field(out, "SigIgn") == (field(ours, "SigIgn") & ~bit(SIGPIPE)));
+  CHECK((field(out, "SigIgn") & bit(SIGHUP)) != 0);
 }
 
 TEST_CASE("mapping one child fd twice is refused", "[process]") {
