@@ -1,0 +1,238 @@
+// Messaging figures measured through the runtime's MeshClient itself, so the
+// launcher's CLI and process start-up stay out of them: cast latency to a
+// whole actor mesh, unicast round trip, pipelined one-way throughput, and the
+// peak RSS of the host agents and procs while the job is up.
+//
+// Prints "key value" lines for bench/run.sh to collect.
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "alloc/local_allocator.hpp"
+#include "auth/secret.hpp"
+#include "mesh/client.hpp"
+#include "util/job_dir.hpp"
+
+namespace {
+
+using namespace meshrun;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string agent;
+  std::string plugin;
+  uint32_t hosts = 4;
+  uint32_t procs = 16;
+  bool tcp = false;
+  int casts = 300;      // samples for the whole-mesh cast
+  int unicasts = 3000;  // samples for the one-actor round trip
+  int oneway = 20000;   // messages for the throughput figure
+  int window = 64;      // in flight at once for the throughput figure
+};
+
+double us_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+// Peak resident set in KiB, or 0 when the process is gone.
+long vm_hwm_kib(uint32_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+void emit(const char* key, double value) {
+  std::printf("%s %.3f\n", key, value);
+}
+
+class Bench {
+ public:
+  Bench(asio::io_context& io, const Options& opt, const Secret& secret)
+      : io_(io), opt_(opt), secret_(secret), client_(io, secret, Millis(30000)) {}
+
+  asio::awaitable<int> run(const Address& bootstrap) {
+    if (auto ok = client_.listen(bootstrap); !ok) co_return fail(ok.error().message);
+    const auto t0 = Clock::now();
+    LocalAllocator allocator(io_, opt_.hosts);
+    AgentLaunch launch;
+    launch.bootstrap_addresses = client_.address().to_string();
+    launch.secret_hex = secret_.to_hex();
+    launch.agent_path = opt_.agent;
+    int status = co_await body(allocator, launch, t0);
+    co_await client_.shutdown(Millis(2000), Millis(10000));
+    co_return status;
+  }
+
+ private:
+  asio::awaitable<int> body(Allocator& allocator, const AgentLaunch& launch, Clock::time_point t0) {
+    auto hosts = co_await client_.allocate(allocator, launch, Millis(60000));
+    if (!hosts) co_return fail(hosts.error().message);
+    auto per_host = Extent::make({{"procs", opt_.procs}});
+    if (!per_host) co_return fail(per_host.error().message);
+    CreateProcs create;
+    create.env.push_back("MESHRUN_JOB_ID=bench");
+    auto procs = co_await client_.spawn_procs(*hosts, "p0", *per_host, create, Millis(60000));
+    if (!procs) co_return fail(procs.error().message);
+    SpawnActors spawn;
+    spawn.mesh = "a0";
+    spawn.plugin = opt_.plugin;
+    spawn.type = "TestActor";
+    auto actors = co_await client_.spawn_actors(*procs, spawn, Millis(60000));
+    if (!actors) co_return fail(actors.error().message);
+    emit("setup_ms", us_since(t0) / 1000.0);
+
+    const Millis timeout(10000);
+    Slice all(procs->extent);
+    std::vector<double> samples;
+    for (int i = 0; i < opt_.casts + 10; ++i) {
+      const auto c0 = Clock::now();
+      auto r = co_await client_.cast(*actors, all, "GetActorId", "", timeout);
+      if (!r) co_return fail(r.error().message);
+      if (r->size() != all.num_ranks()) co_return fail("short cast");
+      if (i >= 10) samples.push_back(us_since(c0));  // the first few warm caches up
+    }
+    emit("cast_p50_us", percentile(samples, 0.5));
+    emit("cast_p99_us", percentile(samples, 0.99));
+
+    Slice one(procs->extent);
+    if (auto ok = one.restrict("hosts", 0, 1); !ok) co_return fail(ok.error().message);
+    if (auto ok = one.restrict("procs", 0, 1); !ok) co_return fail(ok.error().message);
+    const std::string payload(64, 'x');
+    samples.clear();
+    for (int i = 0; i < opt_.unicasts + 100; ++i) {
+      const auto c0 = Clock::now();
+      auto r = co_await client_.cast(*actors, one, "Echo", payload, timeout);
+      if (!r) co_return fail(r.error().message);
+      if (r->size() != 1 || (*r)[0].payload != payload) co_return fail("bad echo");
+      if (i >= 100) samples.push_back(us_since(c0));
+    }
+    emit("unicast_p50_us", percentile(samples, 0.5));
+    emit("unicast_p99_us", percentile(samples, 0.99));
+
+    // Every cast awaits its reply, so "one-way" here means a window of
+    // casts in flight: the rate the runtime sustains to one actor.
+    const auto w0 = Clock::now();
+    int sent = 0, errors = 0;
+    int running = opt_.window;
+    Notifier done(io_.get_executor());
+    for (int w = 0; w < opt_.window; ++w)
+      asio::co_spawn(
+          io_,
+          [&]() -> asio::awaitable<void> {
+            while (sent < opt_.oneway) {
+              ++sent;
+              auto r = co_await client_.cast(*actors, one, "Echo", payload, timeout);
+              if (!r) ++errors;
+            }
+            --running;
+            done.notify();
+          },
+          asio::detached);
+    co_await done.wait_until([&] { return running == 0; }, Clock::now() + Millis(120000));
+    if (errors > 0 || running > 0) co_return fail("throughput run lost replies");
+    emit("oneway_msgs_per_s", opt_.oneway / (us_since(w0) / 1e6));
+
+    long agent_kib = 0, proc_kib = 0;
+    for (const auto& h : client_.hosts())
+      agent_kib = std::max(agent_kib, vm_hwm_kib(h.pid));
+    for (const auto& p : client_.procs())
+      proc_kib = std::max(proc_kib, vm_hwm_kib(p.pid));
+    emit("agent_hwm_kib", static_cast<double>(agent_kib));
+    emit("proc_hwm_kib", static_cast<double>(proc_kib));
+    co_return 0;
+  }
+
+  int fail(const std::string& why) {
+    std::fprintf(stderr, "mesh_bench: %s\n", why.c_str());
+    return 1;
+  }
+
+  asio::io_context& io_;
+  const Options& opt_;
+  const Secret& secret_;
+  MeshClient client_;
+};
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: mesh_bench --agent PATH --plugin PATH [--hosts H] [--procs P] [--tcp]\n"
+               "                  [--casts N] [--unicasts N] [--oneway N]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (a == "--tcp") {
+      opt.tcp = true;
+      continue;
+    }
+    if (!(v = next())) return usage();
+    if (a == "--agent")
+      opt.agent = v;
+    else if (a == "--plugin")
+      opt.plugin = v;
+    else if (a == "--hosts")
+      opt.hosts = static_cast<uint32_t>(std::atoi(v));
+    else if (a == "--procs")
+      opt.procs = static_cast<uint32_t>(std::atoi(v));
+    else if (a == "--casts")
+      opt.casts = std::atoi(v);
+    else if (a == "--unicasts")
+      opt.unicasts = std::atoi(v);
+    else if (a == "--oneway")
+      opt.oneway = std::atoi(v);
+    else
+      return usage();
+  }
+  if (opt.agent.empty() || opt.plugin.empty() || opt.hosts == 0 || opt.procs == 0) return usage();
+
+  auto secret = Secret::generate();
+  if (!secret) return std::fprintf(stderr, "%s\n", secret.error().message.c_str()), 1;
+  auto dir = JobDir::create(make_job_id());
+  if (!dir) return std::fprintf(stderr, "%s\n", dir.error().message.c_str()), 1;
+  Address bootstrap;
+  if (opt.tcp) {
+    bootstrap.kind = Address::Kind::tcp;
+    bootstrap.host = "127.0.0.1";
+    bootstrap.port = 0;
+  } else {
+    bootstrap.path = dir->path() + "/bootstrap.sock";
+  }
+
+  asio::io_context io(1);
+  Bench bench(io, opt, *secret);
+  int status = 1;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<int> { co_return co_await bench.run(bootstrap); },
+      [&](std::exception_ptr e, int rc) {
+        status = e ? 1 : rc;
+        io.stop();
+      });
+  io.run();
+  std::fflush(stdout);
+  return status;
+}

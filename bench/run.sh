@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# meshrun's benchmark suite: builds what it needs, runs every figure with its
+# peer or physical limit in the same run, prints a markdown table and writes
+# it to BUILD_DIR/bench/results.md. Benchmarks, not tests: nothing fails on
+# a slow machine; a figure that cannot be measured reads "n/a (why)".
+#
+# usage: bench/run.sh [BUILD_DIR]       (default: <repo>/build)
+# env:   RUNS=10 BIG_RUNS=5             (hyperfine runs per small / large figure)
+set -uo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=$(realpath -m "${1:-$SRC/build}")
+RUNS=${RUNS:-10}
+BIG_RUNS=${BIG_RUNS:-5}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+for tool in hyperfine python3 cmake; do
+  need "$tool" || { echo "bench: $tool is required (see the README's set-up)" >&2; exit 2; }
+done
+
+if [ ! -f "$B/CMakeCache.txt" ]; then
+  cmake -S "$SRC" -B "$B" -G Ninja >/dev/null || exit 2
+fi
+cmake --build "$B" --target meshrun_bench --parallel 2 >/dev/null ||
+  { echo "bench: build failed (cmake --build $B --target meshrun_bench)" >&2; exit 2; }
+
+MESHRUN=$B/launcher/meshrun
+AGENT=$B/agent/meshrun-agent
+PLUGIN=$B/lib/meshrun/libmeshrun_testactors.so
+OUT=$B/bench
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+RAW=$OUT/raw.txt # "key median spread" or "key NA why", values in the unit of the key
+: >"$RAW"
+
+na() { echo "$1 NA $2" >>"$RAW"; }
+log() { echo "bench: $*" >&2; }
+
+# hf KEY RUNS CMD...: wall time median and stddev in ms.
+hf() {
+  local key=$1 runs=$2
+  shift 2
+  log "$key: $*"
+  if hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$TMP/$key.json" \
+    "$*" >/dev/null 2>"$TMP/$key.err"; then
+    python3 - "$TMP/$key.json" "$key" >>"$RAW" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(sys.argv[2], r["median"] * 1000, (r.get("stddev") or 0) * 1000)
+EOF
+  else
+    na "$key" "$(grep -v '^\s*$' "$TMP/$key.err" | tail -1 | cut -c1-80)"
+  fi
+}
+
+# The MPI program the peer launches: the build tree's fixture, else mpicc.
+MPI_HELLO=$B/tests/fixtures/mpi/mpi_hello
+if [ ! -x "$MPI_HELLO" ] && need mpicc; then
+  MPI_HELLO=$TMP/mpi_hello
+  mpicc -O1 -o "$MPI_HELLO" "$SRC/tests/fixtures/mpi/mpi_hello.c" 2>/dev/null || MPI_HELLO=
+fi
+HYDRA=
+need mpiexec.hydra && HYDRA=mpiexec.hydra
+
+job_toml() { # HOSTS PROCS_PER_HOST -> path
+  local f=$TMP/job_$1x$2.toml
+  cat >"$f" <<EOF
+[job]
+name = "bench"
+[hosts]
+launcher = "local"
+count = $1
+start_timeout = "60s"
+[procs]
+name = "p0"
+extent = { procs = $2 }
+spawn_timeout = "60s"
+[actors]
+name = "a0"
+plugin = "$PLUGIN"
+type = "TestActor"
+spawn_timeout = "60s"
+[cast]
+message = "GetActorId"
+timeout = "60s"
+EOF
+  echo "$f"
+}
+
+# Command mode against Hydra and the spawn floor.
+for n in 32 256 1024; do
+  runs=$RUNS
+  [ "$n" -ge 1024 ] && runs=$BIG_RUNS
+  hf "floor_$n" "$runs" "$B/bench/spawn_floor" "$n"
+  hf "cmd_$n" "$runs" "$MESHRUN" -n "$n" true
+  if [ -n "$HYDRA" ]; then hf "hydra_$n" "$runs" "$HYDRA" -n "$n" true; else na "hydra_$n" "mpiexec.hydra not installed"; fi
+done
+
+# Actor lifecycle against Hydra starting an MPI hello of the same size.
+for shape in 4x1 4x16 16x16 128x1; do
+  h=${shape%x*} p=${shape#*x}
+  runs=$RUNS
+  [ $((h * p)) -ge 128 ] && runs=$BIG_RUNS
+  hf "life_$shape" "$runs" "$MESHRUN" "$(job_toml "$h" "$p")"
+  [ "$shape" = 128x1 ] && continue
+  if [ -n "$HYDRA" ] && [ -n "$MPI_HELLO" ]; then
+    hf "hydra_hello_$shape" "$runs" "$HYDRA" -n $((h * p)) "$MPI_HELLO"
+  else
+    na "hydra_hello_$shape" "mpiexec.hydra or mpicc missing"
+  fi
+done
+if [ -n "$HYDRA" ] && [ -n "$MPI_HELLO" ]; then
+  hf "cmd_hello_8" "$RUNS" "$MESHRUN" -n 8 "$MPI_HELLO"
+  hf "hydra_hello_8" "$RUNS" "$HYDRA" -n 8 "$MPI_HELLO"
+else
+  na "cmd_hello_8" "mpiexec.hydra or mpicc missing"
+  na "hydra_hello_8" "mpiexec.hydra or mpicc missing"
+fi
+
+# Launcher peak RSS: VmHWM of meshrun itself, sampled until it exits (the
+# rusage of a child would also count the agents it reaps).
+launcher_hwm() { # TOML -> KiB
+  local pid hwm=0 k v rest
+  "$MESHRUN" "$1" >/dev/null 2>&1 &
+  pid=$!
+  while [ -r "/proc/$pid/status" ]; do
+    while read -r k v rest; do [ "$k" = VmHWM: ] && [ "$v" -gt "$hwm" ] && hwm=$v; done \
+      <"/proc/$pid/status" 2>/dev/null
+    [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+    sleep 0.002
+  done
+  wait "$pid"
+  echo "$hwm"
+}
+for shape in 4x1 16x16; do
+  log "launcher RSS $shape"
+  vals=()
+  for _ in 1 2 3; do vals+=("$(launcher_hwm "$(job_toml "${shape%x*}" "${shape#*x}")")"); done
+  python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[2:]]; print(sys.argv[1], statistics.median(v), max(v)-min(v))' \
+    "rss_launcher_$shape" "${vals[@]}" >>"$RAW"
+done
+
+# Messaging through the runtime, and the raw sockets it is compared with.
+mb() { # PREFIX ARGS...
+  local prefix=$1
+  shift
+  log "mesh_bench $prefix: $*"
+  if "$B/bench/mesh_bench" --agent "$AGENT" --plugin "$PLUGIN" "$@" >"$TMP/$prefix.out" 2>"$TMP/$prefix.err"; then
+    sed "s/^/${prefix}_/; s/\$/ 0/" "$TMP/$prefix.out" >>"$RAW"
+  else
+    na "${prefix}_all" "mesh_bench: $(tail -1 "$TMP/$prefix.err" | cut -c1-80)"
+  fi
+}
+mb m64 --hosts 4 --procs 16
+mb m256 --hosts 16 --procs 16 --casts 200 --unicasts 500 --oneway 5000
+mb m1unix --hosts 1 --procs 1 --casts 100
+mb m1tcp --hosts 1 --procs 1 --casts 100 --tcp
+
+log "pingpong_raw x5"
+for _ in 1 2 3 4 5; do "$B/bench/pingpong_raw"; done >"$TMP/pp.out"
+python3 - "$TMP/pp.out" >>"$RAW" <<'EOF'
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    vals.setdefault(k, []).append(float(v))
+for k, v in vals.items():
+    print("raw_" + k, statistics.median(v), max(v) - min(v))
+EOF
+
+python3 - "$RAW" "$RUNS" "$BIG_RUNS" "$(nproc)" >"$OUT/results.md" <<'EOF'
+import sys
+raw = {}
+for line in open(sys.argv[1]):
+    parts = line.rstrip("\n").split(" ", 2)
+    if parts[1] == "NA":
+        raw[parts[0]] = ("NA", parts[2] if len(parts) > 2 else "")
+    else:
+        raw[parts[0]] = (float(parts[1]), float(parts[2]))
+
+def get(key):
+    if key in raw:
+        return raw[key]
+    prefix = key.split("_")[0]
+    if prefix + "_all" in raw:
+        return raw[prefix + "_all"]
+    return ("NA", "not measured")
+
+def fmt(key, unit, spread=True, digits=1):
+    v = get(key)
+    if v[0] == "NA":
+        return "n/a (%s)" % v[1]
+    s = ("%." + str(digits) + "f %s") % (v[0], unit)
+    if spread and v[1]:
+        s += (" ± %." + str(digits) + "f") % v[1]
+    return s
+
+def ratio(a, b, invert=False):
+    va, vb = get(a), get(b)
+    if va[0] == "NA" or vb[0] == "NA" or not vb[0] or not va[0]:
+        return "n/a"
+    r = vb[0] / va[0] if invert else va[0] / vb[0]
+    return "%.2fx" % r
+
+rows = []
+def row(figure, mine, peer_name, peer, r, goal):
+    rows.append("| %s | %s | %s | %s | %s | %s |" % (figure, mine, peer_name, peer, r, goal))
+
+for n in (32, 256, 1024):
+    row("`meshrun -n %d true`" % n, fmt("cmd_%d" % n, "ms"), "`mpiexec.hydra -n %d true`" % n,
+        fmt("hydra_%d" % n, "ms"), ratio("cmd_%d" % n, "hydra_%d" % n), "< 1.0x Hydra")
+    row("", "", "posix_spawn+wait %d `/bin/true`" % n, fmt("floor_%d" % n, "ms"),
+        ratio("cmd_%d" % n, "floor_%d" % n), "≤ 1.5x floor")
+goals = {"4x1": "< 60 ms", "4x16": "< 250 ms", "16x16": "-", "128x1": "< 2 s"}
+for shape in ("4x1", "4x16", "16x16", "128x1"):
+    h, p = shape.split("x")
+    peer = ("n/a (no MPI peer for host agents)", "-") if shape == "128x1" else \
+        (fmt("hydra_hello_" + shape, "ms"), ratio("life_" + shape, "hydra_hello_" + shape))
+    row("lifecycle %s hosts x %s procs (TestActor, cast GetActorId)" % (h, p),
+        fmt("life_" + shape, "ms"),
+        "" if shape == "128x1" else "`mpiexec.hydra -n %d mpi_hello`" % (int(h) * int(p)),
+        peer[0], peer[1], goals[shape])
+row("`meshrun -n 8 mpi_hello`", fmt("cmd_hello_8", "ms"), "`mpiexec.hydra -n 8 mpi_hello`",
+    fmt("hydra_hello_8", "ms"), ratio("cmd_hello_8", "hydra_hello_8"), "≤ 1.0x Hydra")
+for n, pre, goal in ((64, "m64", "p50 < 0.5 ms"), (256, "m256", "p50 < 1.5 ms")):
+    row("cast GetActorId to %d actors, all replies: p50 (p99)" % n,
+        "%s (%s)" % (fmt(pre + "_cast_p50_us", "us", False, 0), fmt(pre + "_cast_p99_us", "us", False, 0)),
+        "unicast Echo 64 B in the same mesh, p50", fmt(pre + "_unicast_p50_us", "us", False),
+        ratio(pre + "_cast_p50_us", pre + "_unicast_p50_us"), goal)
+for t in ("unix", "tcp"):
+    row("actor round trip Echo 64 B, launcher↔agent over %s: p50 (p99)" % t,
+        "%s (%s)" % (fmt("m1%s_unicast_p50_us" % t, "us", False), fmt("m1%s_unicast_p99_us" % t, "us", False)),
+        "blocking C ping-pong 64 B, %s" % t, fmt("raw_%s_rtt_us" % t, "us"),
+        ratio("m1%s_unicast_p50_us" % t, "raw_%s_rtt_us" % t), "≤ 1.5x raw")
+def rate(key):
+    v = get(key)
+    return "n/a (%s)" % v[1] if v[0] == "NA" else "%.0f msg/s" % v[0]
+v = get("m64_oneway_msgs_per_s")
+row("Echo 64 B to one actor, 64 casts in flight (4x16 mesh)", rate("m64_oneway_msgs_per_s"),
+    "the goal (raw write throughput not measured)", "1000000 msg/s",
+    "n/a" if v[0] == "NA" else "%.3fx" % (v[0] / 1e6), "≥ 1 M msg/s (one-way)")
+row("one-way 1 MiB messages", "n/a (casts always await replies; no one-way send in MeshClient)", "", "", "-", "≥ 2 GB/s")
+row("output forwarding 1 GB", "n/a (not in this suite yet)", "", "", "-", "≥ 500 MB/s")
+def kib(key):
+    v = get(key)
+    return "n/a (%s)" % v[1] if v[0] == "NA" else "%.1f MiB" % (v[0] / 1024)
+row("peak RSS launcher (VmHWM), 4x1 / 16x16", "%s / %s" % (kib("rss_launcher_4x1"), kib("rss_launcher_16x16")),
+    "", "", "-", "-")
+a, b = get("rss_launcher_4x1"), get("rss_launcher_16x16")
+growth = "n/a" if "NA" in (a[0], b[0]) else "%.1f KiB/proc" % ((b[0] - a[0]) / (256 - 4))
+row("launcher growth per proc (16x16 vs 4x1)", growth, "", "", "-", "< 16 KiB/proc")
+row("peak RSS host agent (max of 4, 4x16 job)", kib("m64_agent_hwm_kib"), "", "", "-", "< 8 MiB")
+row("peak RSS proc (max of 64, 4x16 job)", kib("m64_proc_hwm_kib"), "", "", "-", "< 8 MiB")
+
+print("## meshrun benchmarks\n")
+print("%s cores; wall times are hyperfine medians ± stddev over %s runs (%s for the large ones);"
+      " latencies are percentiles over one run of many casts; ratio = meshrun / peer.\n"
+      % (sys.argv[4], sys.argv[2], sys.argv[3]))
+print("| figure | meshrun | compared with | peer / limit | ratio | goal |")
+print("|---|---|---|---|---|---|")
+print("\n".join(rows))
+EOF
+cat "$OUT/results.md"
