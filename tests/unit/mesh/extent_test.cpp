@@ -133,3 +133,12 @@ TEST_CASE("bad restrictions are errors", "[slice]") {
     REQUIRE_FALSE(s.restrict("procs", 2, 3).ok());
   }
 }
+
+TEST_CASE("a refused restriction leaves the slice as it was", "[slice]") {
+  Slice s(k2x3);
+  REQUIRE(s.restrict("procs", 0, 1).ok());
+  REQUIRE_FALSE(s.restrict("procs", 2, 3).ok());  // disjoint: selects nothing
+  REQUIRE(s.num_ranks() == 2);
+  REQUIRE(s.ranks() == std::vector<uint64_t>{0, 3});
+  REQUIRE(s.to_string() == "{hosts=0..2, procs=0}");
+}
