@@ -79,11 +79,12 @@ Status Slice::restrict(std::string_view dim, uint32_t begin, uint32_t end) {
                                                   std::string(dim) + "' is empty or outside 0.." +
                                                   std::to_string(size));
   auto& r = ranges_[static_cast<size_t>(i)];
-  r.begin = std::max(r.begin, begin);
-  r.end = std::min(r.end, end);
-  if (r.begin >= r.end)
+  // Checked before storing, so a refused restriction leaves the slice intact.
+  const Range narrowed{std::max(r.begin, begin), std::min(r.end, end)};
+  if (narrowed.begin >= narrowed.end)
     return make_error(Errc::invalid_argument,
                       "slice of dimension '" + std::string(dim) + "' selects nothing");
+  r = narrowed;
   return {};
 }
 

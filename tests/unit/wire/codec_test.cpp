@@ -1,0 +1,265 @@
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "alloc_probe.hpp"
+#include "wire/messages.hpp"
+
+using namespace meshrun;
+
+namespace {
+
+// A third inspector, independent of Writer and Reader: renders every field as
+// text, so a decoded message can be compared with the original field by field
+// and a mismatch is readable.
+class Dumper {
+ public:
+  template <class... Ts>
+  bool operator()(Ts&... values) {
+    ((put(values), out_ += ' '), ...);
+    return true;
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  template <class T>
+  void put(T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out_ += v ? "true" : "false";
+    } else if constexpr (std::is_enum_v<T>) {
+      out_ += "enum:" + std::to_string(static_cast<long long>(v));
+    } else if constexpr (std::is_integral_v<T>) {
+      out_ += std::to_string(v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      out_ += '"' + v + '"' + "#" + std::to_string(v.size());
+    } else if constexpr (requires { v.begin(); }) {
+      out_ += "[";
+      for (auto& x : v) {
+        put(x);
+        out_ += ',';
+      }
+      out_ += "]";
+    } else {
+      out_ += "{";
+      v.fields(*this);
+      out_ += "}";
+    }
+  }
+  std::string out_;
+};
+
+template <class M>
+std::string dump(const M& m) {
+  Dumper d;
+  const_cast<M&>(m).fields(d);
+  return d.str();
+}
+
+// One sample per message type, every field away from its default. A new
+// message type without a sample fails to compile here.
+template <class M>
+M sample();
+
+template <>
+Heartbeat sample() {
+  return {};
+}
+template <>
+AgentHello sample() {
+  return {7, "tcp:[::1]:4242", 123456, "node-07"};
+}
+template <>
+BecomeHost sample() {
+  return {"job-\xff-42", 2500, 3, 9};
+}
+template <>
+HostReady sample() {
+  return {5};
+}
+template <>
+CreateProcs sample() {
+  CreateProcs m;
+  m.mesh = "p0";
+  m.mesh_size = 6;
+  m.local_size = 3;
+  m.procs = {{3, 0, "p0_3"}, {4, 1, "p0_4"}, {5, 2, "p0_5"}};
+  m.command = {"/bin/sh", "-c", "echo $MESHRUN_RANK", ""};
+  m.env = {"A=1", "B=two words"};
+  m.cwd = "/tmp/work";
+  m.stdin_mode = 2;
+  m.raw_output = true;
+  return m;
+}
+template <>
+ProcStatus sample() {
+  return {4, ProcState::failed, 99999, true, -9, true, 3, "exec failed: No such file"};
+}
+template <>
+SpawnActors sample() {
+  return {"a0", "/usr/lib/meshrun/libmeshrun_testactors.so", "TestActor", "greeting = \"hi\"\n", 6};
+}
+template <>
+ActorStatus sample() {
+  return {"a0", 4, true, true, "p0[4].a0[0]", "requested failure"};
+}
+template <>
+Cast sample() {
+  Cast m;
+  m.mesh = "a0";
+  m.slice = {{"hosts", 2, 1, 2}, {"procs", 3, 0, 2}};
+  m.port = 0x0123456789abcdefull;
+  m.message = "Echo";
+  m.payload = std::string("bin\0ary", 7);
+  return m;
+}
+template <>
+Reply sample() {
+  return {0xfedcba9876543210ull, 17, "p0[17].a0[0]"};
+}
+template <>
+Output sample() {
+  return {3, 2, "a line\n"};
+}
+template <>
+StopProcs sample() {
+  return {123, false};
+}
+template <>
+HostStopped sample() {
+  return {8};
+}
+template <>
+SignalProcs sample() {
+  return {15};
+}
+template <>
+Input sample() {
+  return {2, "stdin bytes"};
+}
+
+template <class F, size_t... I>
+void for_each_message(F&& f, std::index_sequence<I...>) {
+  (f(std::variant_alternative_t<I, Message>{}), ...);
+}
+template <class F>
+void for_each_message(F&& f) {
+  for_each_message(f, std::make_index_sequence<std::variant_size_v<Message>>{});
+}
+
+std::string u16_le(uint16_t v) {
+  return {static_cast<char>(v & 0xff), static_cast<char>(v >> 8)};
+}
+std::string u32_le(uint32_t v) {
+  std::string s;
+  for (int i = 0; i < 4; ++i)
+    s += static_cast<char>(v >> (8 * i));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("every message type round trips with every field intact", "[codec]") {
+  int tested = 0;
+  for_each_message([&](auto empty) {
+    using M = decltype(empty);
+    const M original = sample<M>();
+    const std::string name(type_name(M::kType));
+    CAPTURE(name);
+    if (!std::is_same_v<M, Heartbeat>) REQUIRE(dump(original) != dump(M{}));
+    const std::string bytes = encode(original);
+    auto type = peek_type(bytes);
+    REQUIRE(type.ok());
+    REQUIRE(*type == M::kType);
+    auto decoded = decode(bytes);
+    REQUIRE(decoded.ok());
+    REQUIRE(std::holds_alternative<M>(*decoded));
+    REQUIRE(dump(std::get<M>(*decoded)) == dump(original));
+    REQUIRE(name != "Unknown");
+    ++tested;
+  });
+  REQUIRE(tested == 15);
+}
+
+TEST_CASE("message type ids are distinct", "[codec]") {
+  std::vector<uint16_t> ids;
+  for_each_message(
+      [&](auto empty) { ids.push_back(static_cast<uint16_t>(decltype(empty)::kType)); });
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+}
+
+TEST_CASE("integers are little-endian on the wire", "[codec]") {
+  REQUIRE(encode(HostReady{0x01020304}) == u16_le(4) + "\x04\x03\x02\x01");
+}
+
+TEST_CASE("every truncation of a message is an error", "[codec]") {
+  for_each_message([&](auto empty) {
+    using M = decltype(empty);
+    const std::string bytes = encode(sample<M>());
+    for (size_t cut = 0; cut < bytes.size(); ++cut) {
+      const std::string name(type_name(M::kType));
+      CAPTURE(name, cut);
+      auto decoded = decode(std::string_view(bytes).substr(0, cut));
+      REQUIRE_FALSE(decoded.ok());
+      REQUIRE(decoded.error().code == Errc::protocol);
+    }
+  });
+}
+
+TEST_CASE("trailing bytes after a message are an error", "[codec]") {
+  for_each_message([&](auto empty) {
+    using M = decltype(empty);
+    auto decoded = decode(encode(sample<M>()) + "x");
+    const std::string name(type_name(M::kType));
+    CAPTURE(name);
+    REQUIRE_FALSE(decoded.ok());
+    REQUIRE_THAT(decoded.error().message, Catch::Contains("trailing"));
+  });
+}
+
+TEST_CASE("an unknown message type is an error", "[codec]") {
+  auto decoded = decode(u16_le(999) + "abc");
+  REQUIRE_FALSE(decoded.ok());
+  REQUIRE(decoded.error().code == Errc::protocol);
+  REQUIRE_THAT(decoded.error().message, Catch::Contains("999"));
+  REQUIRE_FALSE(decode(u16_le(0)).ok());
+  REQUIRE_FALSE(decode("").ok());
+  REQUIRE_FALSE(peek_type("x").ok());
+}
+
+TEST_CASE("a bool other than 0 or 1 is an error", "[codec]") {
+  std::string bytes = encode(StopProcs{100, true});
+  REQUIRE(bytes.back() == '\1');
+  bytes.back() = '\2';
+  REQUIRE_FALSE(decode(bytes).ok());
+}
+
+TEST_CASE("lying lengths fail without a huge allocation", "[codec]") {
+  // CreateProcs starts with the mesh name, then mesh_size, local_size, procs.
+  const std::string prefix = u16_le(static_cast<uint16_t>(MsgType::create_procs)) + u32_le(2) +
+                             "p0" + u32_le(6) + u32_le(3);
+
+  SECTION("a vector count larger than the bytes left") {
+    const std::string bytes = prefix + u32_le((1u << 24) - 1) + std::string(16, '\0');
+    alloc_probe::Scope probe;
+    auto decoded = decode(bytes);
+    REQUIRE_FALSE(decoded.ok());
+    REQUIRE(probe.largest() < 64 * 1024);
+  }
+  SECTION("a vector count over the element limit") {
+    const std::string bytes = prefix + u32_le(0xffffffffu);
+    alloc_probe::Scope probe;
+    REQUIRE_FALSE(decode(bytes).ok());
+    REQUIRE(probe.largest() < 64 * 1024);
+  }
+  SECTION("a string length larger than the bytes left") {
+    const std::string bytes =
+        u16_le(static_cast<uint16_t>(MsgType::output)) + u32_le(1) + "\1" + u32_le(1u << 30) + "ab";
+    alloc_probe::Scope probe;
+    REQUIRE_FALSE(decode(bytes).ok());
+    REQUIRE(probe.largest() < 64 * 1024);
+  }
+}
