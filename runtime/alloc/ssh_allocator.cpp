@@ -268,6 +268,7 @@ asio::awaitable<void> SshAllocator::read_output(size_t index, std::shared_ptr<Ho
                                                 std::shared_ptr<bool> alive) {
   LineSplitter splitter(4096);
   char buf[4096];
+  bool forwarding = false;  // the last line was the agent's, so its indented continuation is too
   auto take = [&](const std::string& lines) {
     size_t start = 0;
     while (start < lines.size()) {
@@ -283,7 +284,10 @@ asio::awaitable<void> SshAllocator::read_output(size_t index, std::shared_ptr<Ho
       }
       // The agent's own diagnostics reach the user as they would locally;
       // ssh's chatter only when asked for.
-      if (line.starts_with("meshrun-agent")) {
+      const bool from_agent = line.starts_with("meshrun-agent") ||
+                              (forwarding && (line.starts_with(" ") || line.starts_with("\t")));
+      forwarding = from_agent;
+      if (from_agent) {
         const std::string out = line + "\n";
         [[maybe_unused]] auto n = ::write(STDERR_FILENO, out.data(), out.size());
       } else {
