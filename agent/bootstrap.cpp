@@ -3,8 +3,12 @@
 #include <unistd.h>
 
 #include <asio/ip/tcp.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "agent/host_agent.hpp"
+#include "alloc/ssh_allocator.hpp"
 #include "channel/address.hpp"
 #include "channel/listener.hpp"
 #include "util/log.hpp"
@@ -25,6 +29,22 @@ std::vector<std::string> split(const std::string& s, char sep) {
     start = end + 1;
   }
   return out;
+}
+
+// "ssh:PORT" -> "tcp:CLIENT:PORT", CLIENT being where this host's ssh
+// session came from: the launcher, as seen from here.
+Result<std::string> resolve_candidate(const std::string& text) {
+  if (!text.starts_with(kSshClientAddressPrefix)) return text;
+  const std::string port = text.substr(kSshClientAddressPrefix.size());
+  const char* conn = std::getenv("SSH_CONNECTION");
+  if (!conn || !*conn)
+    return make_error(Errc::invalid_argument, "SSH_CONNECTION is not set (not started by sshd?)");
+  const std::string s = conn;
+  const std::string client = s.substr(0, s.find(' '));
+  Address a;
+  a.kind = Address::Kind::tcp;
+  a.host = client;
+  return a.to_string().substr(0, a.to_string().rfind(':') + 1) + port;
 }
 
 // Where this agent listens: beside the launcher's socket for a local job, or
@@ -52,10 +72,21 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
     log::error("cannot read the job secret from stdin: " + secret.error().message);
     co_return 2;
   }
+  // Ranks of a remote job start where meshrun was started, when that
+  // directory exists on this host too.
+  if (const char* cwd = std::getenv("MESHRUN_CWD"); cwd && *cwd && ::chdir(cwd) != 0)
+    log::verbose(std::string("staying in the login directory: cannot enter ") + cwd + ": " +
+                 std::strerror(errno));
   ConnectionPtr conn;
   Address launcher;
   std::string tried;
-  for (const auto& text : split(config.launcher_addresses, ',')) {
+  for (const auto& given : split(config.launcher_addresses, ',')) {
+    auto resolved = resolve_candidate(given);
+    if (!resolved) {
+      tried += "\n  " + given + ": " + resolved.error().message;
+      continue;
+    }
+    const std::string& text = *resolved;
     auto addr = Address::parse(text);
     if (!addr) {
       tried += "\n  " + text + ": " + addr.error().message;
@@ -79,6 +110,13 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
   if (!conn) {
     log::error("cannot reach the launcher at any of its addresses:" + tried);
     co_return 1;
+  }
+  if (!tried.empty())
+    log::warn("reached the launcher at " + launcher.to_string() + " after:" + tried);
+  if (const char* ack = std::getenv("MESHRUN_BOOTSTRAP_ACK"); ack && std::strcmp(ack, "1") == 0) {
+    // Tells the ssh allocator this host's start is done (see ssh_allocator.hpp).
+    const std::string line = std::string(kAgentConnectedLine) + "\n";
+    [[maybe_unused]] auto n = ::write(STDOUT_FILENO, line.data(), line.size());
   }
 
   auto listener = Listener::listen(io, own_address(launcher, *conn, config.host_index));

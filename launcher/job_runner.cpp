@@ -1,16 +1,22 @@
 #include "launcher/job_runner.hpp"
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "alloc/placement.hpp"
+#include "alloc/ssh_allocator.hpp"
 #include "auth/secret.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
@@ -59,6 +65,67 @@ Result<Plan> make_plan(const JobSpec& spec) {
     plan.plugin_path = *plugin;
   }
   return plan;
+}
+
+// Where the launcher listens when its hosts are elsewhere: --bind ADDR (an
+// IP, a name, or tcp:HOST:PORT), else every interface on a free port.
+Result<Address> remote_listen_address(const std::string& bind) {
+  Address a;
+  a.kind = Address::Kind::tcp;
+  a.host = "0.0.0.0";
+  if (bind.empty()) return a;
+  if (bind.starts_with("tcp:")) return Address::parse(bind);
+  asio::error_code ec;
+  auto ip = asio::ip::make_address(bind, ec);
+  if (!ec) {
+    a.host = ip.to_string();
+    return a;
+  }
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  auto results = resolver.resolve(bind, "", ec);
+  if (ec || results.empty())
+    return make_error(Errc::invalid_argument,
+                      "--bind " + bind +
+                          ": cannot resolve: " + (ec ? ec.message() : std::string("no addresses")));
+  a.host = results.begin()->endpoint().address().to_string();
+  for (const auto& r : results)
+    if (r.endpoint().address().is_v4()) {
+      a.host = r.endpoint().address().to_string();
+      break;
+    }
+  return a;
+}
+
+bool is_wildcard(const std::string& host) {
+  return host == "0.0.0.0" || host == "::";
+}
+
+// What a remote agent tries, in order: a bound address alone; otherwise the
+// address its ssh connection came from, then every non-loopback IPv4 address
+// of this machine.
+std::string remote_candidates(const Address& listening, LauncherKind launcher) {
+  const std::string port = std::to_string(listening.port);
+  if (!is_wildcard(listening.host)) return listening.to_string();
+  std::vector<std::string> out;
+  if (launcher == LauncherKind::ssh) out.push_back(std::string(kSshClientAddressPrefix) + port);
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i; i = i->ifa_next) {
+      if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+      if ((i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP)) continue;
+      sockaddr_in sin;
+      std::memcpy(&sin, i->ifa_addr, sizeof sin);
+      const std::string text =
+          "tcp:" + asio::ip::address_v4(ntohl(sin.sin_addr.s_addr)).to_string() + ":" + port;
+      if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
+    }
+    ::freeifaddrs(list);
+  }
+  std::string joined;
+  for (const auto& c : out)
+    joined += (joined.empty() ? "" : ",") + c;
+  return joined;
 }
 
 void print_dry_run(const JobSpec& spec, const Plan& plan) {
@@ -115,8 +182,30 @@ class Job {
           " ms");
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
+    const AgentLaunch launch = agent_launch();
+
+    int status = co_await lifecycle(*allocator, launch, phase);
+    co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
+    phase("shut down");
+    co_return status;
+  }
+
+  // What every agent is told: where to dial, the secret, its environment.
+  AgentLaunch agent_launch() const {
     AgentLaunch launch;
     launch.bootstrap_addresses = client_.address().to_string();
+    if (plan_.placement.remote()) {
+      launch.bootstrap_addresses = remote_candidates(client_.address(), plan_.placement.launcher);
+      // Ranks start where meshrun was started, if that directory exists there.
+      char cwd[4096];
+      if (spec_.procs.cwd.empty() && ::getcwd(cwd, sizeof cwd))
+        launch.env.push_back(std::string("MESHRUN_CWD=") + cwd);
+      log::debug("agents dial back to " + launch.bootstrap_addresses);
+      if (plan_.hosts > spec_.hosts.tree_threshold)
+        log::verbose(std::to_string(plan_.hosts) + " hosts is above the tree threshold " +
+                     std::to_string(spec_.hosts.tree_threshold) +
+                     ", but tree launch is not implemented yet: starting every host directly");
+    }
     launch.secret_hex = secret_.to_hex();
     launch.agent_path = plan_.agent_path;
     if (log::enabled(log::Level::debug))
@@ -124,10 +213,7 @@ class Job {
     else if (log::enabled(log::Level::verbose))
       launch.env.push_back("MESHRUN_VERBOSE=1");
 
-    int status = co_await lifecycle(*allocator, launch, phase);
-    co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
-    phase("shut down");
-    co_return status;
+    return launch;
   }
 
   void interrupt(int sig) {
@@ -147,7 +233,14 @@ class Job {
  private:
   template <class Phase>
   asio::awaitable<int> lifecycle(Allocator& allocator, AgentLaunch launch, Phase phase) {
-    auto hosts = co_await client_.allocate(allocator, launch, spec_.hosts.start_timeout);
+    // start_timeout is per host; the allocator enforces it for each one. With
+    // more hosts than parallel starts, later waves start later.
+    Millis start_timeout = spec_.hosts.start_timeout;
+    if (plan_.placement.launcher == LauncherKind::ssh) {
+      const uint32_t cap = std::max(1u, spec_.hosts.max_parallel);
+      start_timeout = start_timeout * ((plan_.hosts + cap - 1) / cap) + Millis(2000);
+    }
+    auto hosts = co_await client_.allocate(allocator, launch, start_timeout);
     if (!hosts) co_return report_failure(kExitLaunchFailed);
     phase("hosts ready");
 
@@ -283,6 +376,14 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
   Address bootstrap;
   bootstrap.kind = Address::Kind::unix_socket;
   bootstrap.path = dir->path() + "/bootstrap.sock";
+  if (plan->placement.remote()) {
+    auto remote = remote_listen_address(spec.hosts.bind);
+    if (!remote) {
+      log::error(remote.error().message);
+      return 2;
+    }
+    bootstrap = *remote;
+  }
 
   Job job(io, spec, *plan, *secret);
   int status = kExitLaunchFailed;

@@ -1,6 +1,7 @@
 #include "alloc/placement.hpp"
 
 #include "alloc/local_allocator.hpp"
+#include "alloc/ssh_allocator.hpp"
 
 namespace meshrun {
 
@@ -40,7 +41,28 @@ Result<Placement> place(const JobSpec& spec, uint32_t per_host) {
         p.hosts.push_back({"", "local" + std::to_string(i), 0});
       return p;
     }
-    case LauncherKind::ssh:
+    case LauncherKind::ssh: {
+      if (spec.hosts.list.empty())
+        return make_error(Errc::invalid_argument,
+                          "the ssh launcher needs hosts: give -H, --hostfile or hosts.list");
+      p.hosts = spec.hosts.list;
+      if (spec.hosts.count > p.hosts.size())
+        return make_error(Errc::invalid_argument,
+                          std::to_string(spec.hosts.count) + " hosts were asked for but only " +
+                              std::to_string(p.hosts.size()) + " are listed");
+      if (spec.hosts.count > 0) p.hosts.resize(spec.hosts.count);
+      for (const auto& h : p.hosts) {
+        if (h.name.empty() || h.name.front() == '-')
+          return make_error(Errc::invalid_argument, "'" + h.name + "' is not a host name");
+        // Every host runs the same per-host extent, so slots can only be a cap.
+        if (h.slots != 0 && h.slots < per_host)
+          return make_error(Errc::invalid_argument,
+                            "host " + h.name + " has " + std::to_string(h.slots) +
+                                " slots but the job puts " + std::to_string(per_host) +
+                                " ranks on every host");
+      }
+      return p;
+    }
     case LauncherKind::slurm:
     case LauncherKind::automatic:
       break;
@@ -50,10 +72,14 @@ Result<Placement> place(const JobSpec& spec, uint32_t per_host) {
 }
 
 std::unique_ptr<Allocator> make_allocator(asio::io_context& io, const Placement& placement,
-                                          const JobSpec& /*spec*/) {
+                                          const JobSpec& spec) {
   switch (placement.launcher) {
     case LauncherKind::local:
       return std::make_unique<LocalAllocator>(io, placement.hosts.size());
+    case LauncherKind::ssh:
+      return std::make_unique<SshAllocator>(
+          io, placement.hosts,
+          SshAllocatorOptions{spec.hosts.ssh, spec.hosts.max_parallel, spec.hosts.start_timeout});
     default:
       return nullptr;
   }

@@ -1,0 +1,308 @@
+#!/bin/bash
+# ssh_cluster_test.sh CASE: meshrun's ssh launcher against a real test cluster.
+# Run under tests/cluster/with-cluster.sh, which exports MESHRUN_TEST_* (hosts,
+# ssh config, cluster dir). MESHRUN is the meshrun binary.
+# Cases: actors command bind nosshd badkey agentpath unreachable agentkilled
+#        launcherkilled bench
+set -u
+
+: "${MESHRUN:?set MESHRUN to the meshrun binary}"
+: "${MESHRUN_TEST_SSH_CONFIG:?run under with-cluster.sh}"
+case_name=${1:?usage: ssh_cluster_test.sh CASE}
+
+SSH="ssh -F $MESHRUN_TEST_SSH_CONFIG"
+CLUSTER=$MESHRUN_TEST_CLUSTER
+CDIR=$MESHRUN_TEST_CLUSTER_DIR
+IFS=, read -r -a HOSTS <<<"$MESHRUN_TEST_HOSTS"
+IFS=, read -r -a ADDRS <<<"$MESHRUN_TEST_HOST_ADDRS"
+AGENT=$(dirname "$(readlink -f "$MESHRUN")")/../agent/meshrun-agent
+AGENT=$(readlink -f "$AGENT")
+# Ranks of this run carry it in their environment: the /proc scan finds them.
+MARK=ssh-test-$$-$RANDOM$RANDOM
+work=$(mktemp -d "${TMPDIR:-/tmp}/meshrun-ssh-test.XXXXXX")
+bg=
+cleanup() {
+    [ -n "$bg" ] && kill -KILL "$bg" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+pass() { echo "ok: $*"; }
+now_ms() {
+    local s=${EPOCHREALTIME/./}
+    echo $((s / 1000))
+}
+
+# Pids of processes anywhere whose environment holds MARK.
+marked_pids() {
+    local f p
+    for f in /proc/[0-9]*/environ; do
+        p=${f#/proc/}
+        p=${p%/environ}
+        [ "$p" = $$ ] && continue
+        grep -qzF "MESHRUN_TEST_MARK=$MARK" "$f" 2>/dev/null && echo "$p"
+    done
+}
+
+# Non-sshd processes in the hosts' namespaces, plus marked ones and local ssh
+# clients of this cluster.
+leftovers() {
+    { leftovers_ "$@"; } 2>/dev/null
+}
+leftovers_() {
+    local h p f
+    for h in "$@"; do
+        for p in $("$CLUSTER" pids "$CDIR" "$h" 2>/dev/null); do
+            echo "$h:$p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+        done
+    done
+    for p in $(marked_pids); do echo "marked:$p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done
+    for f in /proc/[0-9]*/cmdline; do
+        p=${f#/proc/}
+        p=${p%/cmdline}
+        tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "-F $MESHRUN_TEST_SSH_CONFIG" &&
+            [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] &&
+            echo "ssh:$p:$(tr '\0' ' ' <"$f")"
+    done
+}
+
+# expect_nothing_left MS HOST...: polls until nothing of the job runs anywhere.
+expect_nothing_left() {
+    local ms=$1 what left deadline
+    shift
+    what="nothing left on $*"
+    deadline=$(($(now_ms) + ms))
+    while :; do
+        left=$(leftovers "$@")
+        [ -z "$left" ] && { pass "$what"; return 0; }
+        [ "$(now_ms)" -ge "$deadline" ] && break
+        sleep 0.05
+    done
+    fail "$what: still running after $ms ms:"$'\n'"$left"
+    return 1
+}
+
+# wait_for FILE PATTERN COUNT MS: until FILE has COUNT lines matching PATTERN.
+wait_for() {
+    local deadline=$(($(now_ms) + $4)) n
+    while :; do
+        n=$(grep -c -- "$2" "$1" 2>/dev/null)
+        [ "${n:-0}" -ge "$3" ] && return 0
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        [ -n "$bg" ] && ! kill -0 "$bg" 2>/dev/null && return 1
+        sleep 0.02
+    done
+}
+
+# run_fail NAME MAX_MS EXPECT_STATUS PATTERN... -- MESHRUN ARGS: meshrun must
+# exit EXPECT_STATUS within MAX_MS with every PATTERN in its stderr.
+run_fail() {
+    local name=$1 max=$2 want=$3 patterns=() t0 ms rc p
+    shift 3
+    while [ "$1" != -- ]; do patterns+=("$1"); shift; done
+    shift
+    t0=$(now_ms)
+    "$MESHRUN" "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null
+    rc=$?
+    ms=$(($(now_ms) - t0))
+    echo "  $name: exit $rc after $ms ms; stderr:"
+    sed 's/^/    | /' "$work/$name.err"
+    [ "$rc" -eq "$want" ] || fail "$name: exit status $rc, expected $want"
+    [ "$ms" -le "$max" ] || fail "$name: took $ms ms, more than $max ms"
+    for p in "${patterns[@]}"; do
+        grep -qF -- "$p" "$work/$name.err" || fail "$name: stderr does not mention '$p'"
+    done
+}
+
+# No 64-hex-digit word (the job secret) in any argv of ours: ssh clients,
+# agents, ranks.
+check_no_secret_in_argv() {
+    local f p bad=
+    exec 4>&2 2>/dev/null
+    for f in /proc/[0-9]*/cmdline; do
+        p=${f#/proc/}
+        p=${p%/cmdline}
+        if tr '\0' ' ' <"$f" 2>/dev/null | grep -qE -- "(-F $MESHRUN_TEST_SSH_CONFIG|meshrun-agent)" &&
+            tr '\0' '\n' <"$f" 2>/dev/null | grep -qE '[0-9a-f]{64}'; then
+            bad+=" $p"
+        fi
+    done
+    exec 2>&4 4>&-
+    [ -z "$bad" ] && pass "no secret in any argv" || fail "a secret-like word in argv of:$bad"
+}
+
+case $case_name in
+actors)
+    # The seed lifecycle, actor mode, one proc on each of 4 hosts.
+    cat >"$work/job.toml" <<EOF
+[job]
+name = "ssh-seed"
+[hosts]
+launcher = "ssh"
+list = ["h[1-4]"]
+[hosts.ssh]
+command = "$SSH"
+[procs]
+extent = { procs = 1 }
+[actors]
+plugin = "testactors"
+type = "TestActor"
+[cast]
+message = "GetActorId"
+EOF
+    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    cat "$work/out"
+    sed 's/^/  | /' "$work/err"
+    [ "$rc" -eq 0 ] || fail "actor job exited $rc"
+    grep -q "4 of 4 actors replied" "$work/out" || fail "not 4 replies"
+    for r in 0 1 2 3; do
+        grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
+    done
+    [ "$failures" -eq 0 ] && pass "actor lifecycle on 4 hosts"
+    expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+    ;;
+
+command)
+    # Every rank reports its own host's address; -H and --hostfile alike.
+    for how in "-H h1,h2,h3,h4" "--hostfile $MESHRUN_TEST_HOSTFILE -N 4"; do
+        # shellcheck disable=SC2086
+        "$MESHRUN" $how -n 16 --ssh-command "$SSH" -x MESHRUN_TEST_MARK="$MARK" -- \
+            sh -c 'echo $MESHRUN_RANK $(hostname -I) $(hostname)' >"$work/out" 2>"$work/err"
+        rc=$?
+        [ "$rc" -eq 0 ] || { fail "$how: exit $rc"; sed 's/^/  | /' "$work/err"; }
+        [ "$(wc -l <"$work/out")" -eq 16 ] || fail "$how: $(wc -l <"$work/out") lines, not 16"
+        for r in $(seq 0 15); do
+            h=$((r / 4))
+            line=$(grep "^$r " "$work/out")
+            [ "$line" = "$r ${ADDRS[$h]} ${HOSTS[$h]}" ] ||
+                fail "$how: rank $r said '$line', expected '$r ${ADDRS[$h]} ${HOSTS[$h]}'"
+        done
+        [ "$failures" -eq 0 ] && pass "$how -n 16: ranks on their hosts"
+    done
+    # Ranks start in meshrun's working directory (the hosts share this filesystem).
+    out=$(cd "$work" && "$MESHRUN" -H h1,h2 --ssh-command "$SSH" -- pwd)
+    [ "$out" = "$work"$'\n'"$work" ] && pass "ranks start in meshrun's cwd" ||
+        fail "ranks' cwd: '$out', expected $work twice"
+    # Quoting: arguments with spaces and quotes reach the ranks intact.
+    out=$("$MESHRUN" -H h1 --ssh-command "$SSH" -- printf '%s|' "a b" "it's" '$HOME')
+    [ "$out" = "a b|it's|\$HOME|" ] && pass "arguments intact" || fail "arguments: '$out'"
+    # Exit status of a failing rank.
+    "$MESHRUN" -q -H h1,h2 -n 2 --ssh-command "$SSH" -- sh -c '[ $MESHRUN_RANK = 1 ] && exit 3; exit 0'
+    rc=$?
+    [ "$rc" -eq 3 ] && pass "rank exit status 3 comes back" || fail "exit status $rc, expected 3"
+    expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+    ;;
+
+bind)
+    # --bind the bridge address: reachable, so it works.
+    out=$("$MESHRUN" --bind "$MESHRUN_TEST_BRIDGE_ADDR" -H h1,h2 --ssh-command "$SSH" -- hostname)
+    rc=$?
+    [ "$rc" -eq 0 ] && [ "$(sort <<<"$out" | tr '\n' ' ')" = "h1 h2 " ] &&
+        pass "--bind $MESHRUN_TEST_BRIDGE_ADDR" || fail "--bind bridge: exit $rc, output '$out'"
+    # --bind loopback: inside a host that is the host itself. The agent says
+    # which address failed and the job stops naming the host.
+    run_fail bind-loopback 10000 125 "h1" "tcp:127.0.0.1:" "cannot reach the launcher" -- \
+        --bind 127.0.0.1 -H h1 --ssh-command "$SSH" -- true
+    expect_nothing_left 5000 h1 h2
+    ;;
+
+nosshd | badkey | agentpath | unreachable)
+    # Each fails within the 10 s start deadline, names the host, exit 125, and
+    # the hosts that did start are stopped.
+    args=(-x MESHRUN_TEST_MARK="$MARK" --ssh-command "$SSH")
+    case $case_name in
+        nosshd) run_fail nosshd 10000 125 "nosshd" "Connection refused" -- \
+            "${args[@]}" -H h1,h2,nosshd,h3 -n 4 -- sleep 60 ;;
+        badkey) run_fail badkey 10000 125 "badkey" "Permission denied" -- \
+            "${args[@]}" -H h1,badkey,h2 -n 3 -- sleep 60 ;;
+        agentpath) run_fail agentpath 10000 125 "/nonexistent" "failed to start" -- \
+            "${args[@]}" --agent-path /nonexistent -H h1,h2,h3 -n 3 -- sleep 60
+            grep -qE "host [0-9] \(h[123]\)" "$work/agentpath.err" || fail "agentpath: no host named" ;;
+        unreachable)
+            # An address of the test subnet that nobody has: no answer at all.
+            ghost=${MESHRUN_TEST_BRIDGE_ADDR%.*}.250
+            run_fail unreachable 4500 125 "$ghost" -- \
+                "${args[@]}" --start-timeout 3s -H "h1,$ghost,h2" -n 3 -- sleep 60 ;;
+    esac
+    expect_nothing_left 5000 "${HOSTS[@]:0:3}"
+    ;;
+
+agentkilled)
+    # SIGKILL h2's agent mid-job: the job fails naming h2; nothing left anywhere.
+    "$MESHRUN" -H h1,h2,h3,h4 -n 8 --ssh-command "$SSH" -x MESHRUN_TEST_MARK="$MARK" -- \
+        sh -c 'echo ready; exec sleep 60' >"$work/out" 2>"$work/err" </dev/null &
+    bg=$!
+    wait_for "$work/out" ready 8 15000 || fail "the ranks did not start"
+    check_no_secret_in_argv
+    agent=
+    for p in $("$CLUSTER" pids "$CDIR" h2); do
+        [ "$(readlink "/proc/$p/exe")" = "$AGENT" ] && grep -qz '^bootstrap$' "/proc/$p/cmdline" &&
+            agent=$p
+    done
+    if [ -z "$agent" ]; then
+        fail "no agent found on h2"
+    else
+        t0=$(now_ms)
+        kill -KILL "$agent"
+        wait "$bg"
+        rc=$?
+        bg=
+        ms=$(($(now_ms) - t0))
+        sed 's/^/  | /' "$work/err"
+        [ "$rc" -ne 0 ] || fail "the job succeeded"
+        grep -q "(h2)" "$work/err" || fail "the error does not name h2"
+        [ "$ms" -le 10000 ] || fail "the job took $ms ms to fail"
+        [ "$failures" -eq 0 ] && pass "agent killed on h2: job failed after $ms ms naming h2 (exit $rc)"
+    fi
+    expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+    ;;
+
+launcherkilled)
+    # SIGKILL meshrun mid-job: every remote process is gone within the lifeline
+    # timeout (3 s here).
+    "$MESHRUN" --heartbeat-timeout 3s -H h1,h2,h3,h4 -n 8 --ssh-command "$SSH" \
+        -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo ready; exec sleep 60' \
+        >"$work/out" 2>"$work/err" </dev/null &
+    bg=$!
+    wait_for "$work/out" ready 8 15000 || fail "the ranks did not start"
+    [ -n "$(marked_pids)" ] || fail "no marked rank found before the kill"
+    kill -KILL "$bg"
+    wait "$bg" 2>/dev/null
+    bg=
+    t0=$(now_ms)
+    expect_nothing_left 4000 "${HOSTS[@]:0:4}" &&
+        pass "launcher SIGKILLed: everything gone after $(($(now_ms) - t0)) ms"
+    ;;
+
+bench)
+    # Time from launch to all agents ready (meshrun -v), median of 5 runs.
+    summary=
+    for n in 1 4 8; do
+        hosts=$(IFS=,; echo "${HOSTS[*]:0:$n}")
+        times=()
+        for _ in 1 2 3 4 5; do
+            "$MESHRUN" -v -H "$hosts" --ssh-command "$SSH" -- true >/dev/null 2>"$work/err" ||
+                { fail "bench $n hosts failed"; sed 's/^/  | /' "$work/err"; break; }
+            times+=("$(sed -n 's/.*hosts ready after \([0-9.]*\) ms.*/\1/p' "$work/err")")
+        done
+        median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+        echo "hosts=$n ready ms: ${times[*]} (median $median)"
+        summary+=" $n:$median"
+    done
+    echo "BENCH ssh start medians (hosts:ms):$summary"
+    ;;
+
+*)
+    echo "unknown case $case_name" >&2
+    exit 2
+    ;;
+esac
+
+[ "$failures" -eq 0 ] || { echo "$case_name: $failures failure(s)" >&2; exit 1; }
+echo "$case_name: passed"

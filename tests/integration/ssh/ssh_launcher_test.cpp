@@ -1,0 +1,112 @@
+// What meshrun hands to ssh and to the remote shell, and how ssh hosts are
+// placed. The real launches are in ssh_cluster_test.sh.
+#include <catch2/catch.hpp>
+
+#include "alloc/placement.hpp"
+#include "alloc/ssh_allocator.hpp"
+
+using namespace meshrun;
+
+namespace {
+std::vector<std::string> words(const std::string& text) {
+  auto w = split_command(text);
+  REQUIRE(w);
+  return *w;
+}
+}  // namespace
+
+TEST_CASE("shell_quote survives a round trip through shell word splitting") {
+  for (std::string w : {"plain", "with space", "it's", "$HOME", "a\"b", "", "tcp:10.0.0.1:5,ssh:5",
+                        "back\\slash", "new\nline"}) {
+    INFO(w);
+    auto back = words(shell_quote(w));
+    REQUIRE(back.size() == 1);
+    CHECK(back[0] == w);
+  }
+  CHECK(shell_quote("MESHRUN_HOST_INDEX=3") == "MESHRUN_HOST_INDEX=3");
+  CHECK(shell_quote("a b") == "'a b'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+}
+
+TEST_CASE("split_command splits an ssh command like a shell") {
+  CHECK(words("ssh -F ./cluster/ssh_config") ==
+        std::vector<std::string>{"ssh", "-F", "./cluster/ssh_config"});
+  CHECK(words("  ssh   -F 'my config'  -o \"A=b c\" ") ==
+        std::vector<std::string>{"ssh", "-F", "my config", "-o", "A=b c"});
+  CHECK(words("ssh -F my\\ config") == std::vector<std::string>{"ssh", "-F", "my config"});
+  CHECK_FALSE(split_command("ssh -F 'unclosed"));
+}
+
+TEST_CASE("ssh argv: BatchMode first, no X11, options, user, then the host") {
+  SshSpec ssh;
+  ssh.command = "ssh -F cfg";
+  ssh.user = "deploy";
+  ssh.port = 2222;
+  ssh.identity_file = "/keys/id";
+  ssh.options = {"ConnectTimeout=5"};
+  auto argv = ssh_argv(ssh, HostEntry{"", "node01", 0});
+  REQUIRE(argv);
+  const std::vector<std::string> want{"ssh",    "-o",       "BatchMode=yes",
+                                      "-x",     "-T",       "-F",
+                                      "cfg",    "-p",       "2222",
+                                      "-i",     "/keys/id", "-l",
+                                      "deploy", "-o",       "ConnectTimeout=5",
+                                      "--",     "node01"};
+  CHECK(*argv == want);
+
+  // user@host beats hosts.ssh.user.
+  auto with_user = ssh_argv(ssh, HostEntry{"alice", "gpu1", 8});
+  REQUIRE(with_user);
+  auto l = std::find(with_user->begin(), with_user->end(), "-l");
+  REQUIRE(l != with_user->end());
+  CHECK(*(l + 1) == "alice");
+
+  // A host name cannot smuggle in an ssh option.
+  CHECK_FALSE(ssh_argv(ssh, HostEntry{"", "-oProxyCommand=sh", 0}));
+  ssh.command = "  ";
+  CHECK_FALSE(ssh_argv(ssh, HostEntry{"", "node01", 0}));
+}
+
+TEST_CASE("the remote command carries addresses and env, never the secret") {
+  AgentLaunch launch;
+  launch.bootstrap_addresses = "ssh:4000,tcp:10.0.0.1:4000";
+  launch.secret_hex = std::string(64, 'a');
+  launch.agent_path = "/opt/mesh run/meshrun-agent";
+  launch.env = {"MESHRUN_VERBOSE=1", "MESHRUN_CWD=/home/u/it's here"};
+  const std::string cmd = ssh_remote_command(launch, 7);
+  CHECK(cmd.find(launch.secret_hex) == std::string::npos);
+  CHECK(words(cmd) == std::vector<std::string>{"exec", "env",
+                                               "MESHRUN_BOOTSTRAP_ADDR=ssh:4000,tcp:10.0.0.1:4000",
+                                               "MESHRUN_HOST_INDEX=7", "MESHRUN_BOOTSTRAP_ACK=1",
+                                               "MESHRUN_VERBOSE=1", "MESHRUN_CWD=/home/u/it's here",
+                                               "/opt/mesh run/meshrun-agent", "bootstrap"});
+}
+
+TEST_CASE("ssh placement: hosts from the list, -N takes the first ones, slots cap") {
+  JobSpec spec;
+  spec.hosts.list = {{"", "a", 0}, {"bob", "b", 4}, {"", "c", 0}};
+  auto p = place(spec, 2);
+  REQUIRE(p);
+  CHECK(p->launcher == LauncherKind::ssh);  // auto with hosts
+  REQUIRE(p->hosts.size() == 3);
+  CHECK(p->hosts[1].user == "bob");
+
+  spec.hosts.count = 2;
+  p = place(spec, 2);
+  REQUIRE(p);
+  CHECK(p->hosts.size() == 2);
+
+  spec.hosts.count = 4;
+  CHECK_FALSE(place(spec, 2));
+
+  spec.hosts.count = 0;
+  auto over = place(spec, 5);  // b has 4 slots
+  REQUIRE_FALSE(over);
+  CHECK(over.error().message.find("host b has 4 slots") != std::string::npos);
+
+  JobSpec none;
+  none.hosts.launcher = LauncherKind::ssh;
+  auto empty = place(none, 1);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().message.find("needs hosts") != std::string::npos);
+}
