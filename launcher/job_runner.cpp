@@ -1,5 +1,9 @@
 #include "launcher/job_runner.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +12,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "alloc/placement.hpp"
@@ -49,6 +54,13 @@ Result<Plan> make_plan(const JobSpec& spec) {
   auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
   if (!placement) return placement.error();
   plan.placement = *placement;
+  if (placement->per_host != extent->num_ranks()) {
+    // The launcher chose the ranks per host (SLURM's tasks per node), which it
+    // only does for a job that gave no per-host extent of its own.
+    auto resized = Extent::make({{dims.front().name, placement->per_host}});
+    if (!resized) return resized.error();
+    plan.per_host = *resized;
+  }
   plan.hosts = static_cast<uint32_t>(placement->hosts.size());
   auto agent = locate_agent(spec.hosts.agent_path);
   if (!agent) return agent.error();
@@ -83,6 +95,49 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
     }
 }
 
+// --- Remote bootstrap (minimal; the ssh launcher work may replace it) ---
+// The address to listen on and the hosts agents should try, in order: --bind
+// alone if given, else every non-loopback IPv4 address of this machine, then
+// 127.0.0.1 (agents on this machine, e.g. emulated SLURM nodes).
+Result<std::pair<Address, std::vector<std::string>>> remote_bootstrap(const std::string& bind) {
+  Address listen;
+  listen.kind = Address::Kind::tcp;
+  listen.port = 0;
+  std::vector<std::string> hosts;
+  if (!bind.empty()) {
+    auto a = Address::parse(bind.rfind("tcp:", 0) == 0 ? bind : "tcp:" + bind + ":0");
+    if (!a || a->kind != Address::Kind::tcp)
+      return make_error(Errc::invalid_argument, "--bind " + bind + ": not a numeric IP address");
+    listen.host = a->host;
+    listen.port = a->port;
+    hosts.push_back(a->host);
+    return std::pair{listen, hosts};
+  }
+  listen.host = "0.0.0.0";
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i; i = i->ifa_next) {
+      if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+      if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      char text[INET_ADDRSTRLEN] = {};
+      sockaddr_in sin;
+      std::memcpy(&sin, i->ifa_addr, sizeof sin);
+      if (::inet_ntop(AF_INET, &sin.sin_addr, text, sizeof text)) hosts.emplace_back(text);
+    }
+    ::freeifaddrs(list);
+  }
+  hosts.emplace_back("127.0.0.1");
+  return std::pair{listen, hosts};
+}
+
+std::string candidates_with_port(const std::vector<std::string>& hosts, uint16_t port) {
+  std::string out;
+  for (const auto& h : hosts)
+    out += (out.empty() ? "tcp:" : ",tcp:") + h + ":" + std::to_string(port);
+  return out;
+}
+// --- end remote bootstrap ---
+
 class Job {
  public:
   Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret)
@@ -102,7 +157,19 @@ class Job {
 
   asio::awaitable<int> run(const Address& bootstrap) {
     const auto t0 = Clock::now();
-    if (auto ok = client_.listen(bootstrap); !ok) {
+    if (plan_.placement.remote()) {
+      // Remote agents cannot reach a unix socket: listen on TCP instead.
+      auto remote = remote_bootstrap(spec_.hosts.bind);
+      if (!remote) {
+        log::error(remote.error().message);
+        co_return kExitLaunchFailed;
+      }
+      if (auto ok = client_.listen(remote->first); !ok) {
+        log::error("cannot listen on " + remote->first.to_string() + ": " + ok.error().message);
+        co_return kExitLaunchFailed;
+      }
+      bootstrap_candidates_ = candidates_with_port(remote->second, client_.address().port);
+    } else if (auto ok = client_.listen(bootstrap); !ok) {
       log::error(ok.error().message);
       co_return kExitLaunchFailed;
     }
@@ -116,7 +183,8 @@ class Job {
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
     AgentLaunch launch;
-    launch.bootstrap_addresses = client_.address().to_string();
+    launch.bootstrap_addresses =
+        bootstrap_candidates_.empty() ? client_.address().to_string() : bootstrap_candidates_;
     launch.secret_hex = secret_.to_hex();
     launch.agent_path = plan_.agent_path;
     if (log::enabled(log::Level::debug))
@@ -127,6 +195,8 @@ class Job {
     int status = co_await lifecycle(*allocator, launch, phase);
     co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
+    // A job stopped by a signal exits 128+N whatever else failed meanwhile.
+    if (interrupt_signal_) status = 128 + interrupt_signal_;
     co_return status;
   }
 
@@ -138,6 +208,11 @@ class Job {
     }
     interrupted_ = true;
     last_interrupt_ = now;
+    interrupt_signal_ = sig;
+    // fail() keeps the first failure; under SLURM the ranks' own SIGTERM
+    // deaths can arrive before ours, and this must still be said.
+    if (client_.failure() && client_.failure()->status != 128 + sig)
+      log::error(std::string("interrupted by ") + signal_name(sig) + " while stopping");
     client_.fail(
         {std::string("interrupted by ") + signal_name(sig) + "; stopping every rank", 128 + sig});
   }
@@ -148,7 +223,12 @@ class Job {
   template <class Phase>
   asio::awaitable<int> lifecycle(Allocator& allocator, AgentLaunch launch, Phase phase) {
     auto hosts = co_await client_.allocate(allocator, launch, spec_.hosts.start_timeout);
-    if (!hosts) co_return report_failure(kExitLaunchFailed);
+    if (!hosts) {
+      // allocate() records a failure for hosts that failed, not for an
+      // allocator that could not start at all.
+      if (!client_.failure()) log::error(hosts.error().message);
+      co_return report_failure(kExitLaunchFailed);
+    }
     phase("hosts ready");
 
     CreateProcs create;
@@ -254,7 +334,9 @@ class Job {
   OutputWriter output_;
   const Secret& secret_;
   bool interrupted_ = false;
+  int interrupt_signal_ = 0;
   Clock::time_point last_interrupt_;
+  std::string bootstrap_candidates_;  // remote launchers: "tcp:A:P,tcp:B:P"
 };
 
 }  // namespace
