@@ -99,8 +99,9 @@ int main(int argc, char** argv) {
   if (mode == "bootstrap") {
     meshrun::BootstrapConfig cfg;
     cfg.launcher_addresses = env_or("MESHRUN_BOOTSTRAP_ADDR", "");
-    cfg.host_index =
-        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_HOST_INDEX", "0").c_str(), nullptr, 10));
+    // Under srun (one agent task per node) the task rank is the host index.
+    const std::string index = env_or("MESHRUN_HOST_INDEX", env_or("SLURM_PROCID", "0").c_str());
+    cfg.host_index = static_cast<uint32_t>(std::strtoul(index.c_str(), nullptr, 10));
     cfg.agent_path = self_path();
     meshrun::log::set_program("meshrun-agent[host " + std::to_string(cfg.host_index) + "]");
     if (cfg.launcher_addresses.empty()) {

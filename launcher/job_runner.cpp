@@ -1,5 +1,6 @@
 #include "launcher/job_runner.hpp"
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -55,6 +56,13 @@ Result<Plan> make_plan(const JobSpec& spec) {
   auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
   if (!placement) return placement.error();
   plan.placement = *placement;
+  if (placement->per_host != extent->num_ranks()) {
+    // The launcher chose the ranks per host (SLURM's tasks per node), which it
+    // only does for a job that gave no per-host extent of its own.
+    auto resized = Extent::make({{dims.front().name, placement->per_host}});
+    if (!resized) return resized.error();
+    plan.per_host = *resized;
+  }
   plan.hosts = static_cast<uint32_t>(placement->hosts.size());
   auto agent = locate_agent(spec.hosts.agent_path);
   if (!agent) return agent.error();
@@ -103,7 +111,7 @@ bool is_wildcard(const std::string& host) {
 
 // What a remote agent tries, in order: a bound address alone; otherwise the
 // address its ssh connection came from, then every non-loopback IPv4 address
-// of this machine.
+// of this machine (then loopback, for SLURM nodes on this machine).
 std::string remote_candidates(const Address& listening, LauncherKind launcher) {
   const std::string port = std::to_string(listening.port);
   if (!is_wildcard(listening.host)) return listening.to_string();
@@ -122,6 +130,8 @@ std::string remote_candidates(const Address& listening, LauncherKind launcher) {
     }
     ::freeifaddrs(list);
   }
+  // Emulated SLURM nodes may share this machine's loopback.
+  if (launcher == LauncherKind::slurm) out.push_back("tcp:127.0.0.1:" + port);
   std::string joined;
   for (const auto& c : out)
     joined += (joined.empty() ? "" : ",") + c;
@@ -149,6 +159,7 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
                   what.c_str());
     }
 }
+
 
 class Job {
  public:
@@ -187,6 +198,8 @@ class Job {
     int status = co_await lifecycle(*allocator, launch, phase);
     co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
+    // A job stopped by a signal exits 128+N whatever else failed meanwhile.
+    if (interrupt_signal_) status = 128 + interrupt_signal_;
     co_return status;
   }
 
@@ -224,6 +237,11 @@ class Job {
     }
     interrupted_ = true;
     last_interrupt_ = now;
+    interrupt_signal_ = sig;
+    // fail() keeps the first failure; under SLURM the ranks' own SIGTERM
+    // deaths can arrive before ours, and this must still be said.
+    if (client_.failure() && client_.failure()->status != 128 + sig)
+      log::error(std::string("interrupted by ") + signal_name(sig) + " while stopping");
     client_.fail(
         {std::string("interrupted by ") + signal_name(sig) + "; stopping every rank", 128 + sig});
   }
@@ -241,7 +259,12 @@ class Job {
       start_timeout = start_timeout * ((plan_.hosts + cap - 1) / cap) + Millis(2000);
     }
     auto hosts = co_await client_.allocate(allocator, launch, start_timeout);
-    if (!hosts) co_return report_failure(kExitLaunchFailed);
+    if (!hosts) {
+      // allocate() records a failure for hosts that failed, not for an
+      // allocator that could not start at all.
+      if (!client_.failure()) log::error(hosts.error().message);
+      co_return report_failure(kExitLaunchFailed);
+    }
     phase("hosts ready");
 
     CreateProcs create;
@@ -347,6 +370,7 @@ class Job {
   OutputWriter output_;
   const Secret& secret_;
   bool interrupted_ = false;
+  int interrupt_signal_ = 0;
   Clock::time_point last_interrupt_;
 };
 
