@@ -93,11 +93,16 @@ std::vector<pid_t> processes_with_marker(const std::string& marker) {
   return pids;
 }
 
-LiveJob::LiveJob(const std::string& toml, std::vector<std::string> extra_args) {
-  // Short: unix socket paths in the job dir must stay under 108 bytes.
-  std::string tmpl = "/tmp/msec-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  tmp_ = tmpl;
+LiveJob::LiveJob(const std::string& toml, std::vector<std::string> extra_args, std::string tmpdir) {
+  if (tmpdir.empty()) {
+    // Short: unix socket paths in the job dir must stay under 108 bytes.
+    std::string tmpl = "/tmp/msec-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    tmp_ = tmpl;
+  } else {
+    tmp_ = std::move(tmpdir);
+    own_tmp_ = false;
+  }
   marker_ = random_hex(8);
   std::ofstream(tmp_ + "/job.toml") << toml;
 
@@ -148,6 +153,7 @@ LiveJob::~LiveJob() {
   // Anything of the job still alive was started by this test.
   for (pid_t p : processes_with_marker(marker_))
     ::kill(p, SIGKILL);
+  if (!own_tmp_) return;
   std::error_code ec;
   fs::remove_all(tmp_, ec);
 }

@@ -22,8 +22,10 @@ std::vector<std::string> proc_strings(pid_t pid, const char* what);
 class LiveJob {
  public:
   // Writes `toml` to a fresh temp dir (also the job's TMPDIR) and starts
-  // meshrun on it with a unique marker in its environment.
-  explicit LiveJob(const std::string& toml, std::vector<std::string> extra_args = {});
+  // meshrun on it with a unique marker in its environment. A given `tmpdir`
+  // is used instead, and left in place.
+  explicit LiveJob(const std::string& toml, std::vector<std::string> extra_args = {},
+                   std::string tmpdir = {});
   ~LiveJob();  // stops whatever is left of the job, by pid, and removes the temp dir
   LiveJob(const LiveJob&) = delete;
   LiveJob& operator=(const LiveJob&) = delete;
@@ -44,6 +46,7 @@ class LiveJob {
  private:
   std::string tmp_;
   std::string marker_;
+  bool own_tmp_ = true;
   pid_t pid_ = -1;
   bool reaped_ = false;
 };
