@@ -17,7 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 targets=${*:-"wire handshake spec hostlist pmi"}
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/meshrun-fuzz-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT INT TERM
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 130' INT TERM
 
 status=0
 for t in $targets; do
