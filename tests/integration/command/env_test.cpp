@@ -29,7 +29,8 @@ std::map<int, std::map<std::string, std::string>> parse_env(const std::string& o
 }
 }  // namespace
 
-TEST_CASE("every rank's environment: meshrun's, torchrun's and PMI's names", "[command][env]") {
+TEST_CASE("every rank's environment has meshrun's and torchrun's and PMI's names",
+          "[command][env]") {
   const char* vars =
       "MESHRUN_RANK MESHRUN_SIZE MESHRUN_LOCAL_RANK MESHRUN_LOCAL_SIZE MESHRUN_HOST_RANK "
       "MESHRUN_JOB_ID RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE GROUP_RANK MASTER_ADDR "
@@ -88,7 +89,7 @@ TEST_CASE("MASTER_PORT is free on rank 0's host: rank 0 can listen on it", "[com
   CHECK(count(r.out, "bound ") == 1);
 }
 
-TEST_CASE("-x MASTER_PORT and a user's own MASTER_ADDR are kept", "[command][env]") {
+TEST_CASE("x flag MASTER_PORT and a user's own MASTER_ADDR are kept", "[command][env]") {
   Options o;
   o.env = {"MASTER_ADDR=10.1.2.3"};
   auto r = run(sh({"-n", "2", "-x", "MASTER_PORT=29500"}, "echo $MASTER_ADDR:$MASTER_PORT"), o);
@@ -96,7 +97,7 @@ TEST_CASE("-x MASTER_PORT and a user's own MASTER_ADDR are kept", "[command][env
   CHECK(count(r.out, "10.1.2.3:29500\n") == 2);
 }
 
-TEST_CASE("--cwd sets every rank's working directory", "[command][env]") {
+TEST_CASE("cwd flag sets every rank's working directory", "[command][env]") {
   TempDir dir;
   auto r = run(sh({"-n", "2", "-N", "2", "--cwd", dir.path}, "pwd"));
   CHECK(r.status == 0);
@@ -105,7 +106,7 @@ TEST_CASE("--cwd sets every rank's working directory", "[command][env]") {
   CHECK(count(r.out, std::string(real) + "\n") == 2);
 }
 
-TEST_CASE("--dry-run prints the map and starts nothing", "[command][dry-run]") {
+TEST_CASE("dry-run prints the map and starts nothing", "[command][dry-run]") {
   auto r = run({"-n", "4", "-N", "2", "--dry-run", "--", "echo", "two words", "x"});
   REQUIRE(r.status == 0);
   auto ls = lines(r.out);
@@ -127,7 +128,7 @@ TEST_CASE("--dry-run prints the map and starts nothing", "[command][dry-run]") {
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("stdin goes to rank 0 by default, to all or none on request", "[command][stdin]") {
+TEST_CASE("stdin goes to rank 0 by default and to all or none on request", "[command][stdin]") {
   Options o;
   o.stdin_data = "line one\nline two\n";
   SECTION("rank0") {
@@ -148,7 +149,7 @@ TEST_CASE("stdin goes to rank 0 by default, to all or none on request", "[comman
   }
 }
 
-TEST_CASE("a large stdin arrives whole, and its end of file too", "[command][stdin]") {
+TEST_CASE("a large stdin arrives whole and its end of file too", "[command][stdin]") {
   Options o;
   o.stdin_data.assign(3 << 20, 'z');
   auto r = run({"-n", "2", "-l", "--", "sh", "-c", "wc -c"}, o);
@@ -157,7 +158,7 @@ TEST_CASE("a large stdin arrives whole, and its end of file too", "[command][std
   CHECK(count(r.out, "[1] 0\n") == 1);  // the others read /dev/null
 }
 
-TEST_CASE("--version, -q and -v", "[command][flags]") {
+TEST_CASE("version and quiet and verbose flags", "[command][flags]") {
   auto v = run({"--version"});
   CHECK(v.status == 0);
   CHECK(v.out.rfind("meshrun ", 0) == 0);

@@ -38,7 +38,7 @@ TEST_CASE("every rank exits 0: meshrun exits 0", "[command][status]") {
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("a rank's exit code is meshrun's, the others are stopped", "[command][status]") {
+TEST_CASE("a rank's exit code is meshrun's and the others are stopped", "[command][status]") {
   const int code = GENERATE(1, 3, 255);
   const int k = GENERATE(0, 2);
   CAPTURE(code, k);
@@ -52,7 +52,7 @@ TEST_CASE("a rank's exit code is meshrun's, the others are stopped", "[command][
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("a rank killed by a signal: 128 + the signal, named", "[command][status]") {
+TEST_CASE("a rank killed by a signal: 128 + the signal and its name", "[command][status]") {
   const auto [sig, name] = GENERATE(std::pair<int, const char*>{11, "SIGSEGV"},
                                     std::pair<int, const char*>{9, "SIGKILL"});
   CAPTURE(sig);
@@ -75,7 +75,7 @@ TEST_CASE("ranks ended by meshrun's SIGTERM do not count as failures", "[command
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("two ranks fail on their own: the lowest rank's status, not the first's",
+TEST_CASE("two ranks fail on their own: the lowest rank's status and not the first's",
           "[command][status]") {
   // Rank 1 exits 2 but its report is held back (a background child outside
   // its process group keeps its stdout open); rank 3 waits until rank 1 is reaped, then exits 5 and
@@ -97,7 +97,7 @@ TEST_CASE("two ranks fail on their own: the lowest rank's status, not the first'
   // the harness ends it, so leftovers are not checked here.)
 }
 
-TEST_CASE("a command that is not found: 127, said once", "[command][status]") {
+TEST_CASE("a command that is not found: 127 said once", "[command][status]") {
   const int hosts = GENERATE(1, 2);
   CAPTURE(hosts);
   auto r = run({"-n", "4", "-N", std::to_string(hosts), "--", "no-such-command-xyz"});
@@ -116,7 +116,7 @@ TEST_CASE("a command that is not executable: 126", "[command][status]") {
   CHECK(count(r.err, path) == 1);
 }
 
-TEST_CASE("--timeout: 124 and the ranks still running", "[command][status]") {
+TEST_CASE("timeout: 124 and the ranks still running", "[command][status]") {
   auto r = run(job({"-n", "3", "--timeout", "1s", "--grace", "1s"},
                    "if [ $MESHRUN_RANK = 1 ]; then exit 0; fi; trap '' TERM; sleep 100 & wait"));
   CHECK(r.status == 124);

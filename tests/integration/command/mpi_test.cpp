@@ -22,7 +22,7 @@ TEST_CASE("MPI collectives give the right results", "[command][mpi]") {
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("MPI hello: allreduce, bcast, ring, barrier", "[command][mpi]") {
+TEST_CASE("MPI hello: allreduce and bcast and ring and barrier", "[command][mpi]") {
   const int hosts = GENERATE(1, 2);
   CAPTURE(hosts);
   auto r = run({"-n", "4", "-N", std::to_string(hosts), mpi_fixture("mpi_hello")});

@@ -24,7 +24,8 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("-l tags every line with its rank, stdout and stderr apart", "[command][output]") {
+TEST_CASE("tag-output puts the rank on every line with stdout and stderr apart",
+          "[command][output]") {
   auto r = run(sh({"-n", "3", "-l"}, "echo out $MESHRUN_RANK; echo err $MESHRUN_RANK >&2"));
   REQUIRE(r.status == 0);
   for (int k = 0; k < 3; ++k) {
@@ -52,7 +53,7 @@ TEST_CASE("a final line without a newline arrives", "[command][output]") {
   }
 }
 
-TEST_CASE("a 1 MiB line passes whole, tagged once", "[command][output]") {
+TEST_CASE("a 1 MiB line passes whole and tagged once", "[command][output]") {
   auto r = run(sh({"-n", "2", "-l"}, "head -c 1048576 /dev/zero | tr '\\0' x; echo"));
   REQUIRE(r.status == 0);
   auto ls = lines(r.out);
@@ -64,7 +65,7 @@ TEST_CASE("a 1 MiB line passes whole, tagged once", "[command][output]") {
   }
 }
 
-TEST_CASE("lines of concurrent ranks never mix, and keep their order", "[command][output]") {
+TEST_CASE("lines of concurrent ranks never mix and keep their order", "[command][output]") {
   // 4 ranks write 3000 lines each, all at once, in writes that do not align
   // with lines (dd-like bursts from awk).
   const std::string script =
@@ -90,7 +91,7 @@ TEST_CASE("lines of concurrent ranks never mix, and keep their order", "[command
     CHECK(next[k] == 3000);
 }
 
-TEST_CASE("--output-filename writes one file per rank (%r, %h)", "[command][output]") {
+TEST_CASE("output-filename writes one file per rank with %r and %h", "[command][output]") {
   TempDir dir;
   auto r = run(sh({"-n", "4", "-N", "2", "--output-filename", dir.path + "/out.%r.%h"},
                   "echo hello from $MESHRUN_RANK; echo oops $MESHRUN_RANK >&2"));
@@ -105,7 +106,7 @@ TEST_CASE("--output-filename writes one file per rank (%r, %h)", "[command][outp
   }
 }
 
-TEST_CASE("--raw passes bytes through as they come", "[command][output]") {
+TEST_CASE("raw passes bytes through as they come", "[command][output]") {
   auto r = run(sh({"-n", "1", "--raw"}, "printf 'a\\rb\\nc'; printf 'd'"));
   CHECK(r.status == 0);
   CHECK(r.out == "a\rb\ncd");

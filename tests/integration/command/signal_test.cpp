@@ -16,7 +16,7 @@ std::vector<std::string> sh(std::vector<std::string> flags, const std::string& s
 }
 }  // namespace
 
-TEST_CASE("SIGUSR1, SIGUSR2 and SIGALRM reach every rank", "[command][signal]") {
+TEST_CASE("SIGUSR1 and SIGUSR2 and SIGALRM reach every rank", "[command][signal]") {
   const auto [sig, name] = GENERATE(std::pair<int, const char*>{SIGUSR1, "USR1"},
                                     std::pair<int, const char*>{SIGUSR2, "USR2"},
                                     std::pair<int, const char*>{SIGALRM, "ALRM"});
@@ -32,7 +32,7 @@ TEST_CASE("SIGUSR1, SIGUSR2 and SIGALRM reach every rank", "[command][signal]") 
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("SIGTSTP goes to the ranks; meshrun itself keeps running", "[command][signal]") {
+TEST_CASE("SIGTSTP goes to the ranks while meshrun itself keeps running", "[command][signal]") {
   Meshrun m(
       sh({"-n", "2", "-l"}, "trap 'echo got TSTP; exit 0' TSTP; echo ready; sleep 100 & wait"));
   REQUIRE(m.wait_for_stdout("ready", 2));
@@ -43,7 +43,7 @@ TEST_CASE("SIGTSTP goes to the ranks; meshrun itself keeps running", "[command][
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("SIGINT once: SIGTERM to every rank, exit 130", "[command][signal]") {
+TEST_CASE("SIGINT once: SIGTERM to every rank and exit 130", "[command][signal]") {
   Meshrun m(sh({"-n", "4", "-N", "2", "-l", "--grace", "30s"},
                "trap 'echo got TERM; exit 0' TERM; echo ready; sleep 100 & wait"));
   REQUIRE(m.wait_for_stdout("ready", 4));
@@ -65,7 +65,7 @@ TEST_CASE("SIGTERM to meshrun: exit 143", "[command][signal]") {
   CHECK(r.leftovers == std::vector<std::string>{});
 }
 
-TEST_CASE("ranks that ignore SIGTERM are killed after --grace", "[command][signal]") {
+TEST_CASE("ranks that ignore SIGTERM are killed after the grace", "[command][signal]") {
   Meshrun m(sh({"-n", "2", "--grace", "1s"}, "trap '' TERM; echo ready; sleep 100 & wait"));
   REQUIRE(m.wait_for_stdout("ready", 2));
   m.signal(SIGINT);
