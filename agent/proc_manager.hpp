@@ -20,6 +20,8 @@
 
 namespace meshrun {
 
+class SpawnerPool;
+
 class ProcManager {
  public:
   // `upstream` receives ProcStatus, Output, and whatever procs send.
@@ -51,6 +53,7 @@ class ProcManager {
     ProcState state = ProcState::starting;
     int open_streams = 0;
     bool terminated = false;  // meshrun sent it SIGTERM or SIGKILL
+    int pending_signal = 0;   // to send once its spawn completes
     std::unique_ptr<PmiConnection> pmi;
     // The rank's stdin, when it gets meshrun's: queued Input, written in order.
     std::unique_ptr<asio::posix::stream_descriptor> stdin_pipe;
@@ -59,7 +62,9 @@ class ProcManager {
     bool stdin_eof = false;
   };
 
+  struct Launch;
   void spawn_one(const CreateProcs& request, const ProcEntry& entry);
+  void finish_spawn(Launch& launch);
   asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
   asio::awaitable<void> serve_proc(std::shared_ptr<Proc> proc);
   asio::awaitable<void> pump_output(std::shared_ptr<Proc> proc, int fd, uint8_t stream, bool raw);
@@ -73,6 +78,10 @@ class ProcManager {
   ConnectionPtr upstream_;
   std::string agent_path_;
   uint32_t host_rank_;
+  std::shared_ptr<SpawnerPool> spawners_;
+  size_t spawning_ = 0;  // spawns handed to a spawner and not finished
+  std::chrono::steady_clock::time_point batch_start_;
+  size_t batch_size_ = 0;
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;

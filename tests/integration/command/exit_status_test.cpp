@@ -69,7 +69,7 @@ TEST_CASE("ranks ended by meshrun's SIGTERM do not count as failures", "[command
   // job still ends with rank 3's status, not rank 0's.
   auto r = run(job({"-n", "4"},
                    "trap 'exit 1' TERM; if [ $MESHRUN_RANK = 3 ]; then exit 5; fi; "
-                   "echo ready; sleep 100 & wait"));
+                   "sleep 100 & echo ready; wait"));
   CHECK(r.status == 5);
   CHECK(error_lines(r.err) == 1);
   CHECK(r.leftovers == std::vector<std::string>{});

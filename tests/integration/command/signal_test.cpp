@@ -23,7 +23,7 @@ TEST_CASE("SIGUSR1 and SIGUSR2 and SIGALRM reach every rank", "[command][signal]
   CAPTURE(name);
   Meshrun m(sh({"-n", "4", "-N", "2", "--per-host", "2", "-l"},
                std::string("trap 'echo got ") + name + "; exit 0' " + name +
-                   "; echo ready; sleep 100 & wait"));
+                   "; sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 4));
   m.signal(sig);
   auto r = m.finish();
@@ -34,7 +34,7 @@ TEST_CASE("SIGUSR1 and SIGUSR2 and SIGALRM reach every rank", "[command][signal]
 
 TEST_CASE("SIGTSTP goes to the ranks while meshrun itself keeps running", "[command][signal]") {
   Meshrun m(
-      sh({"-n", "2", "-l"}, "trap 'echo got TSTP; exit 0' TSTP; echo ready; sleep 100 & wait"));
+      sh({"-n", "2", "-l"}, "trap 'echo got TSTP; exit 0' TSTP; sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 2));
   m.signal(SIGTSTP);
   REQUIRE(m.wait_for_stdout("got TSTP", 2));
@@ -45,7 +45,7 @@ TEST_CASE("SIGTSTP goes to the ranks while meshrun itself keeps running", "[comm
 
 TEST_CASE("SIGINT once: SIGTERM to every rank and exit 130", "[command][signal]") {
   Meshrun m(sh({"-n", "4", "-N", "2", "-l", "--grace", "30s"},
-               "trap 'echo got TERM; exit 0' TERM; echo ready; sleep 100 & wait"));
+               "trap 'echo got TERM; exit 0' TERM; sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 4));
   m.signal(SIGINT);
   auto r = m.finish();
@@ -57,7 +57,7 @@ TEST_CASE("SIGINT once: SIGTERM to every rank and exit 130", "[command][signal]"
 }
 
 TEST_CASE("SIGTERM to meshrun: exit 143", "[command][signal]") {
-  Meshrun m(sh({"-n", "2"}, "echo ready; sleep 100 & wait"));
+  Meshrun m(sh({"-n", "2"}, "sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 2));
   m.signal(SIGTERM);
   auto r = m.finish();
@@ -66,7 +66,7 @@ TEST_CASE("SIGTERM to meshrun: exit 143", "[command][signal]") {
 }
 
 TEST_CASE("ranks that ignore SIGTERM are killed after the grace", "[command][signal]") {
-  Meshrun m(sh({"-n", "2", "--grace", "1s"}, "trap '' TERM; echo ready; sleep 100 & wait"));
+  Meshrun m(sh({"-n", "2", "--grace", "1s"}, "trap '' TERM; sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 2));
   m.signal(SIGINT);
   auto r = m.finish();
@@ -76,7 +76,7 @@ TEST_CASE("ranks that ignore SIGTERM are killed after the grace", "[command][sig
 }
 
 TEST_CASE("SIGINT twice: every rank is killed at once", "[command][signal]") {
-  Meshrun m(sh({"-n", "4", "--grace", "100s"}, "trap '' TERM; echo ready; sleep 100 & wait"));
+  Meshrun m(sh({"-n", "4", "--grace", "100s"}, "trap '' TERM; sleep 100 & echo ready; wait"));
   REQUIRE(m.wait_for_stdout("ready", 4));
   m.signal(SIGINT);
   // Two signals sent back to back would merge into one.
