@@ -105,6 +105,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
           upstream_->send(HostStopped{config_.host_rank});
           co_await upstream_->flush();
           if (stop->exit_after) co_return true;
+        } else if (procs_.handle(*msg)) {
         } else {
           log::warn("unexpected " + std::string(type_name(*type)) + " from " + conn->peer());
         }

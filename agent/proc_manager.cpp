@@ -1,18 +1,27 @@
 #include "agent/proc_manager.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
+#include "spec/job_spec.hpp"
 #include "util/log.hpp"
 
 extern char** environ;
@@ -27,6 +36,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 // How long a proc's pipes may stay open after it exited (a grandchild may
 // hold them) before its exit is reported anyway.
 constexpr Millis kDrainAfterExit{2000};
+// The descriptor a command rank finds its PMI socket on (PMI_FD).
+constexpr int kPmiFd = 3;
+constexpr unsigned kSpawnerThreads = 4;
 
 struct Fd {
   int fd = -1;
@@ -46,10 +58,15 @@ struct Fd {
   int release() { return std::exchange(fd, -1); }
 };
 
+// The agent's environment without what only the agent itself needed to start.
 std::vector<std::string> current_environment() {
   std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e)
-    env.emplace_back(*e);
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("MESHRUN_BOOTSTRAP_ADDR=") || kv.starts_with("MESHRUN_HOST_INDEX="))
+      continue;
+    env.emplace_back(kv);
+  }
   return env;
 }
 
@@ -63,6 +80,30 @@ void set_env(std::vector<std::string>& env, const std::string& key, const std::s
   env.push_back(prefix + value);
 }
 
+std::string env_value(const std::vector<std::string>& env, const std::string& key) {
+  const std::string prefix = key + "=";
+  for (const auto& e : env)
+    if (e.starts_with(prefix)) return e.substr(prefix.size());
+  return {};
+}
+
+// A TCP port nobody listens on right now, for MASTER_PORT.
+uint16_t free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
 }  // namespace
 
 ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
@@ -74,7 +115,7 @@ ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::stri
       changed_(io.get_executor()) {}
 
 size_t ProcManager::live() const {
-  size_t n = 0;
+  size_t n = spawning_;
   for (const auto& [rank, p] : procs_)
     if (p->child && !p->child->reaped()) ++n;
   return n;
@@ -89,12 +130,85 @@ void ProcManager::report(const Proc& proc, const ExitStatus* status, std::string
     s.exited_normally = status->exited;
     s.code = status->exited ? status->code : status->signal;
     s.core_dumped = status->core_dumped;
+    if (proc.terminated && detail.empty()) detail = kStoppedByMeshrun;
   }
   s.detail = std::move(detail);
   upstream_->send(s);
 }
 
+void ProcManager::make_pmi_job(const CreateProcs& request) {
+  ClusterPmiJob::Config cfg;
+  const std::string job_id = env_value(request.env, "MESHRUN_JOB_ID");
+  cfg.kvsname = "meshrun_kvs_" + (job_id.empty() ? std::string("0") : job_id);
+  cfg.size = static_cast<int>(request.mesh_size);
+  cfg.local_size = static_cast<int>(request.procs.size());
+  cfg.host_rank = host_rank_;
+  const uint32_t per = std::max<uint32_t>(1, request.local_size);
+  if (request.mesh_size % per == 0)
+    cfg.ranks_per_host.assign(request.mesh_size / per, static_cast<int>(per));
+  else
+    cfg.ranks_per_host.assign(1, static_cast<int>(request.mesh_size));
+  pmi_job_ = std::make_unique<ClusterPmiJob>(
+      std::move(cfg), [this](const PmiBarrierIn& in) { upstream_->send(in); },
+      [this](const PmiAbortRank& a) { upstream_->send(a); });
+}
+
+// Threads that make processes. spawn_process waits until its vfork child has
+// exec'd; with several spawners those waits overlap, and a large local job
+// starts several times faster on a few cores. The threads never exit: a
+// child's PR_SET_PDEATHSIG fires when the *thread* that made it ends.
+class SpawnerPool {
+ public:
+  explicit SpawnerPool(unsigned threads) : state_(std::make_shared<State>()) {
+    for (unsigned i = 0; i < threads; ++i)
+      std::thread([s = state_] { s->run(); }).detach();
+  }
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->jobs.push_back(std::move(job));
+    }
+    state_->cv.notify_one();
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    void run() {
+      for (;;) {
+        std::function<void()> job;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [this] { return !jobs.empty(); });
+          job = std::move(jobs.front());
+          jobs.pop_front();
+        }
+        job();
+      }
+    }
+  };
+  std::shared_ptr<State> state_;
+};
+
+// One spawn in flight: prepared on the event loop, run on a spawner thread,
+// finished on the event loop again.
+struct ProcManager::Launch {
+  std::shared_ptr<Proc> proc;
+  SpawnOptions opt;
+  Fd out_r, out_w, err_r, err_w, ctl_parent, ctl_child, in_r, pmi_child;
+  bool actor_proc = false;
+  bool raw = false;
+  std::optional<Result<Spawned>> spawned;
+  SpawnError why;
+};
+
 void ProcManager::create(const CreateProcs& request) {
+  if (!request.command.empty() && !pmi_job_) make_pmi_job(request);
+  if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
+  batch_start_ = std::chrono::steady_clock::now();
+  batch_size_ = 0;
   for (const auto& entry : request.procs) {
     auto it = procs_.find(entry.rank);
     if (it != procs_.end()) {
@@ -109,28 +223,53 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   auto proc = std::make_shared<Proc>();
   proc->entry = entry;
   procs_[entry.rank] = proc;
-  const bool actor_proc = request.command.empty();
+  auto launch = std::make_shared<Launch>();
+  launch->proc = proc;
+  launch->actor_proc = request.command.empty();
+  launch->raw = request.raw_output;
+  const bool actor_proc = launch->actor_proc;
+  auto fail = [&](const std::string& why) {
+    proc->state = ProcState::failed;
+    report(*proc, nullptr, why);
+  };
 
   int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    proc->state = ProcState::failed;
-    report(*proc, nullptr, std::string("cannot make pipes: ") + std::strerror(errno));
-    return;
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return fail(std::string("cannot make pipes: ") + std::strerror(errno));
+  launch->out_r = Fd(out_pipe[0]);
+  launch->out_w = Fd(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    return fail(std::string("cannot make pipes: ") + std::strerror(errno));
+  launch->err_r = Fd(err_pipe[0]);
+  launch->err_w = Fd(err_pipe[1]);
+  const auto stdin_mode = static_cast<StdinMode>(request.stdin_mode);
+  const bool gets_stdin = !actor_proc && (stdin_mode == StdinMode::all ||
+                                          (stdin_mode == StdinMode::rank0 && entry.rank == 0));
+  if (gets_stdin) {
+    int in_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0)
+      return fail(std::string("cannot make pipes: ") + std::strerror(errno));
+    launch->in_r = Fd(in_pipe[0]);
+    // Input may arrive before the spawn finishes: it waits in the pipe.
+    proc->stdin_pipe = std::make_unique<asio::posix::stream_descriptor>(io_, in_pipe[1]);
+    asio::error_code ignored;
+    proc->stdin_pipe->non_blocking(true, ignored);
   }
-  Fd out_r(out_pipe[0]), out_w(out_pipe[1]), err_r(err_pipe[0]), err_w(err_pipe[1]);
-  Fd ctl_parent, ctl_child;
   if (actor_proc) {
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      proc->state = ProcState::failed;
-      report(*proc, nullptr, std::string("cannot make a socketpair: ") + std::strerror(errno));
-      return;
-    }
-    ctl_parent = Fd(sv[0]);
-    ctl_child = Fd(sv[1]);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return fail(std::string("cannot make a socketpair: ") + std::strerror(errno));
+    launch->ctl_parent = Fd(sv[0]);
+    launch->ctl_child = Fd(sv[1]);
+  } else {
+    auto pair = make_pmi_socketpair(io_);
+    if (!pair) return fail(pair.error().message);
+    launch->pmi_child = Fd(pair->child_fd);
+    proc->pmi = std::make_unique<PmiConnection>(std::move(pair->server), *pmi_job_,
+                                                static_cast<int>(entry.rank));
   }
 
-  SpawnOptions opt;
+  SpawnOptions& opt = launch->opt;
   opt.env = current_environment();
   for (const auto& kv : request.env) {
     auto eq = kv.find('=');
@@ -148,46 +287,95 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
     opt.program = agent_path_;
     opt.argv = {agent_path_, "proc"};
     set_env(opt.env, "MESHRUN_CONTROL_FD", "3");
-    opt.fds.emplace_back(3, ctl_child.fd);
+    opt.fds.emplace_back(3, launch->ctl_child.fd);
   } else {
     opt.program = request.command.front();
     opt.argv = request.command;
+    // torchrun's names, then PMI-1's for MPI programs.
+    set_env(opt.env, "RANK", rank);
+    set_env(opt.env, "WORLD_SIZE", std::to_string(request.mesh_size));
+    set_env(opt.env, "LOCAL_RANK", std::to_string(entry.local_rank));
+    set_env(opt.env, "LOCAL_WORLD_SIZE", std::to_string(request.local_size));
+    set_env(opt.env, "GROUP_RANK", std::to_string(host_rank_));
+    for (const auto& kv : pmi_environment(static_cast<int>(entry.rank),
+                                          static_cast<int>(request.mesh_size), kPmiFd)) {
+      auto eq = kv.find('=');
+      set_env(opt.env, kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    opt.fds.emplace_back(kPmiFd, launch->pmi_child.fd);
+    opt.stdin_fd = launch->in_r.fd;
   }
   opt.cwd = request.cwd;
-  opt.stdout_fd = out_w.fd;
-  opt.stderr_fd = err_w.fd;
+  opt.stdout_fd = launch->out_w.fd;
+  opt.stderr_fd = launch->err_w.fd;
   opt.new_process_group = true;
   opt.die_with_parent = true;
 
-  SpawnError why;
-  auto spawned = spawn_process(opt, &why);
+  ++spawning_;
+  ++batch_size_;
+  spawners_->submit([this, launch] {
+    launch->spawned.emplace(spawn_process(launch->opt, &launch->why));
+    asio::post(io_, [this, launch] { finish_spawn(*launch); });
+  });
+}
+
+void ProcManager::finish_spawn(Launch& launch) {
+  --spawning_;
+  auto proc = launch.proc;
+  auto& spawned = *launch.spawned;
   if (!spawned) {
     proc->state = ProcState::failed;
+    if (proc->pmi) proc->pmi->close();
+    if (proc->stdin_pipe) {
+      asio::error_code ignored;
+      proc->stdin_pipe->close(ignored);
+    }
     ProcStatus s;
-    s.rank = entry.rank;
+    s.rank = proc->entry.rank;
     s.state = ProcState::failed;
-    s.spawn_failure = static_cast<uint8_t>(why.kind);
+    s.spawn_failure = static_cast<uint8_t>(launch.why.kind);
     s.detail = spawned.error().message;
     upstream_->send(s);
-    return;
-  }
-  proc->child = std::make_unique<Child>(io_, *spawned);
-  out_w.reset();
-  err_w.reset();
-  ctl_child.reset();
-
-  proc->open_streams = 2;
-  asio::co_spawn(io_, pump_output(proc, out_r.release(), 1, request.raw_output), asio::detached);
-  asio::co_spawn(io_, pump_output(proc, err_r.release(), 2, request.raw_output), asio::detached);
-  if (actor_proc) {
-    proc->conn = Connection::adopt_fd(io_, ctl_parent.release(), entry.name);
-    asio::co_spawn(io_, serve_proc(proc), asio::detached);
-    report(*proc);  // starting; running comes from the proc itself
   } else {
-    proc->state = ProcState::running;  // exec succeeded: the command is running
-    report(*proc);
+    Spawned sp = *spawned;
+    if (sp.pidfd >= 0) {
+      int exit_fd = ::fcntl(sp.pidfd, F_DUPFD_CLOEXEC, 0);
+      if (exit_fd >= 0)
+        proc->exit_fd = std::make_unique<asio::posix::stream_descriptor>(io_, exit_fd);
+    }
+    proc->child = std::make_unique<Child>(io_, sp);
+    // Only the child keeps these ends now, so its exit shows as end of file.
+    launch.out_w.reset();
+    launch.err_w.reset();
+    launch.ctl_child.reset();
+    launch.pmi_child.reset();
+    launch.in_r.reset();
+
+    proc->open_streams = 2;
+    asio::co_spawn(io_, pump_output(proc, launch.out_r.release(), 1, launch.raw), asio::detached);
+    asio::co_spawn(io_, pump_output(proc, launch.err_r.release(), 2, launch.raw), asio::detached);
+    if (launch.actor_proc) {
+      proc->conn = Connection::adopt_fd(io_, launch.ctl_parent.release(), proc->entry.name);
+      asio::co_spawn(io_, serve_proc(proc), asio::detached);
+      report(*proc);  // starting; running comes from the proc itself
+    } else {
+      proc->state = ProcState::running;  // exec succeeded: the command is running
+      report(*proc);
+      asio::co_spawn(io_, serve_pmi(proc), asio::detached);
+    }
+    asio::co_spawn(io_, watch(proc), asio::detached);
+    // Asked to stop while it was being made.
+    if (proc->pending_signal) proc->child->signal_group(proc->pending_signal);
   }
-  asio::co_spawn(io_, watch(proc), asio::detached);
+  if (spawning_ == 0 && batch_size_ > 0) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - batch_start_)
+                        .count();
+    log::verbose("spawned " + std::to_string(batch_size_) + " procs in " +
+                 std::to_string(us / 1000.0) + " ms");
+    batch_size_ = 0;
+  }
+  changed_.notify();
 }
 
 asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int fd, uint8_t stream,
@@ -242,11 +430,38 @@ asio::awaitable<void> ProcManager::serve_proc(std::shared_ptr<Proc> proc) {
 }
 
 asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
+  while (proc->exit_fd && !proc->child->reaped()) {
+    auto [ec] =
+        co_await proc->exit_fd->async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+    if (ec || proc->child->reaped()) break;
+    // The wake-up is only a hint (a reused reactor slot can deliver a stale
+    // one): look without reaping.
+    siginfo_t info{};
+    const pid_t pid = proc->child->pid();
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
+    if (info.si_pid != pid) continue;
+    // What the rank left running in its group is a stray once it is gone
+    // (srun ends a step's processes the same way). Until the leader is
+    // reaped its zombie holds the group id, so no other group can be hit.
+    ::kill(-pid, SIGKILL);
+    break;
+  }
+  if (proc->exit_fd) {
+    asio::error_code ignored;
+    proc->exit_fd->close(ignored);
+  }
   ExitStatus st = co_await proc->child->wait();
   // Let the output that was written before the exit reach the launcher first.
   co_await changed_.wait_until([&] { return proc->open_streams == 0; },
                                std::chrono::steady_clock::now() + kDrainAfterExit);
   if (proc->conn) proc->conn->close();
+  if (proc->pmi) proc->pmi->close();
+  if (pmi_job_) pmi_job_->rank_gone(static_cast<int>(proc->entry.rank));
+  if (proc->stdin_pipe) {
+    asio::error_code ignored;
+    proc->stdin_pipe->close(ignored);
+  }
+  proc->stdin_queue.clear();
   proc->state = ProcState::exited;
   report(*proc, &st);
   changed_.notify();
@@ -259,8 +474,84 @@ void ProcManager::forward(const std::string& payload,
 }
 
 void ProcManager::signal_all(int sig) {
-  for (const auto& [rank, p] : procs_)
-    if (p->child && !p->child->reaped()) p->child->signal_group(sig);
+  const bool ending = sig == SIGTERM || sig == SIGKILL;
+  for (const auto& [rank, p] : procs_) {
+    if (!p->child) {
+      if (ending && p->state == ProcState::starting) {
+        p->terminated = true;
+        p->pending_signal = sig;  // sent once its spawn completes
+      }
+      continue;
+    }
+    // A proc that already exited on its own keeps its own status.
+    if (ending && p->child->try_reap()) continue;
+    if (p->child->reaped()) continue;
+    if (ending) p->terminated = true;
+    p->child->signal_group(sig);
+    // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
+    if (sig == SIGTERM) p->child->signal_group(SIGCONT);
+  }
+}
+
+bool ProcManager::handle(const Message& msg) {
+  if (const auto* in = std::get_if<Input>(&msg)) {
+    input(*in);
+  } else if (const auto* out = std::get_if<PmiBarrierOut>(&msg)) {
+    if (pmi_job_) pmi_job_->barrier_out(*out);
+  } else if (std::holds_alternative<ReservePort>(msg)) {
+    upstream_->send(PortReserved{host_rank_, free_tcp_port()});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void ProcManager::input(const Input& in) {
+  auto it = procs_.find(in.rank);
+  if (it == procs_.end()) return;
+  auto& p = it->second;
+  if (!p->stdin_pipe || p->stdin_eof) return;
+  if (in.data.empty()) {
+    p->stdin_eof = true;
+  } else {
+    p->stdin_queue.push_back(in.data);
+  }
+  if (!p->stdin_writing) {
+    p->stdin_writing = true;
+    asio::co_spawn(io_, write_stdin(p), asio::detached);
+  }
+}
+
+asio::awaitable<void> ProcManager::write_stdin(std::shared_ptr<Proc> proc) {
+  while (proc->stdin_pipe && proc->stdin_pipe->is_open()) {
+    if (proc->stdin_queue.empty()) {
+      if (proc->stdin_eof) {
+        asio::error_code ignored;
+        proc->stdin_pipe->close(ignored);  // the rank sees end of file
+      }
+      break;
+    }
+    std::string data = std::move(proc->stdin_queue.front());
+    proc->stdin_queue.pop_front();
+    auto [ec, n] = co_await asio::async_write(*proc->stdin_pipe, asio::buffer(data), kTuple);
+    (void)n;
+    if (ec) {
+      // The rank closed its stdin or exited: the rest has no reader.
+      proc->stdin_queue.clear();
+      proc->stdin_eof = true;
+      asio::error_code ignored;
+      proc->stdin_pipe->close(ignored);
+      break;
+    }
+  }
+  proc->stdin_writing = false;
+}
+
+asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
+  auto end = co_await proc->pmi->run();
+  if (!end && end.error().code == Errc::protocol)
+    log::warn("rank " + std::to_string(proc->entry.rank) +
+              " broke the PMI protocol: " + end.error().message);
 }
 
 asio::awaitable<void> ProcManager::stop_all(Millis grace) {
@@ -270,7 +561,13 @@ asio::awaitable<void> ProcManager::stop_all(Millis grace) {
   StopProcs stop;
   stop.grace_ms = static_cast<uint32_t>(grace.count());
   for (const auto& [rank, p] : procs_) {
-    if (p->child && !p->child->reaped()) p->state = ProcState::stopping;
+    if (p->child && !p->child->try_reap()) {
+      p->state = ProcState::stopping;
+      p->terminated = true;
+    } else if (!p->child && p->state == ProcState::starting) {
+      p->terminated = true;
+      p->pending_signal = SIGTERM;
+    }
     if (p->conn && p->conn->is_open()) {
       p->conn->send(stop);
       asked = true;

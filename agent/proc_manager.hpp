@@ -5,17 +5,22 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "agent/pmi_cluster_job.hpp"
 #include "channel/connection.hpp"
+#include "pmi/pmi_server.hpp"
 #include "process/child.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
 namespace meshrun {
+
+class SpawnerPool;
 
 class ProcManager {
  public:
@@ -27,7 +32,12 @@ class ProcManager {
   void create(const CreateProcs& request);
   // Forwards a payload to the procs whose rank `pred` accepts.
   void forward(const std::string& payload, const std::function<bool(uint32_t rank)>& pred);
+  // SIGTERM and SIGKILL mark the procs they hit as stopped by meshrun, so
+  // their exit is reported as the job's teardown, not as their failure.
   void signal_all(int sig);
+  // Command-mode messages from the launcher (Input, PmiBarrierOut,
+  // ReservePort); false for any other message.
+  bool handle(const Message& msg);
   // Stop message, SIGTERM to each group after `grace`, SIGKILL after another
   // `grace`; returns when every proc is reaped.
   asio::awaitable<void> stop_all(Millis grace);
@@ -37,21 +47,42 @@ class ProcManager {
   struct Proc {
     ProcEntry entry;
     std::unique_ptr<Child> child;
+    // A second pidfd: readable once the proc exited, before it is reaped.
+    std::unique_ptr<asio::posix::stream_descriptor> exit_fd;
     ConnectionPtr conn;  // actor procs only
     ProcState state = ProcState::starting;
     int open_streams = 0;
+    bool terminated = false;  // meshrun sent it SIGTERM or SIGKILL
+    int pending_signal = 0;   // to send once its spawn completes
+    std::unique_ptr<PmiConnection> pmi;
+    // The rank's stdin, when it gets meshrun's: queued Input, written in order.
+    std::unique_ptr<asio::posix::stream_descriptor> stdin_pipe;
+    std::deque<std::string> stdin_queue;
+    bool stdin_writing = false;
+    bool stdin_eof = false;
   };
 
+  struct Launch;
   void spawn_one(const CreateProcs& request, const ProcEntry& entry);
+  void finish_spawn(Launch& launch);
   asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
   asio::awaitable<void> serve_proc(std::shared_ptr<Proc> proc);
   asio::awaitable<void> pump_output(std::shared_ptr<Proc> proc, int fd, uint8_t stream, bool raw);
+  asio::awaitable<void> serve_pmi(std::shared_ptr<Proc> proc);
+  asio::awaitable<void> write_stdin(std::shared_ptr<Proc> proc);
+  void input(const Input& in);
+  void make_pmi_job(const CreateProcs& request);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
   asio::io_context& io_;
   ConnectionPtr upstream_;
   std::string agent_path_;
   uint32_t host_rank_;
+  std::shared_ptr<SpawnerPool> spawners_;
+  size_t spawning_ = 0;  // spawns handed to a spawner and not finished
+  std::chrono::steady_clock::time_point batch_start_;
+  size_t batch_size_ = 0;
+  std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;
 };

@@ -96,6 +96,12 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
   }
   auto rest = app.remaining();
   size_t i = 0;
+  // prefix_command hands an unknown option over as if it were the command.
+  if (!rest.empty() && rest[0].size() > 1 && rest[0][0] == '-' && rest[0] != "--") {
+    std::cerr << "meshrun: error: unknown option " << rest[0] << "\n"
+              << "Run 'meshrun --help' for usage.\n";
+    return 2;
+  }
   if (i < rest.size() && rest[i] == "--") ++i;
   if (i < rest.size() && looks_like_job_file(rest[i])) {
     o.job_file = rest[i++];

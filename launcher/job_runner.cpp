@@ -11,10 +11,14 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "alloc/placement.hpp"
 #include "alloc/ssh_allocator.hpp"
@@ -33,6 +37,88 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kExitLaunchFailed = 125;
 constexpr int kExitTimeout = 124;
+
+// "0-3, 7, 9-10"
+std::string rank_ranges(const std::vector<uint32_t>& ranks) {
+  std::string out;
+  for (size_t i = 0; i < ranks.size();) {
+    size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
+      ++j;
+    out += (out.empty() ? "" : ", ") + std::to_string(ranks[i]);
+    if (j > i) out += "-" + std::to_string(ranks[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+// An argument as a shell would need it typed, for the --dry-run map.
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_-+=/.,:%@") == std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char c : arg)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// meshrun's stdin, read on a thread of its own: fd 0 is shared with the
+// shell (often a terminal), so it must stay blocking. One chunk is in flight
+// at a time; the next is read once the event loop has sent this one on.
+class StdinReader : public std::enable_shared_from_this<StdinReader> {
+ public:
+  using Deliver = std::function<void(std::string)>;  // empty: end of file
+
+  StdinReader(asio::io_context& io, Deliver deliver) : io_(io), deliver_(std::move(deliver)) {}
+  static std::shared_ptr<StdinReader> start(asio::io_context& io, Deliver deliver) {
+    auto r = std::make_shared<StdinReader>(io, std::move(deliver));
+    std::thread([r] { r->loop(); }).detach();  // may stay blocked in read() until exit
+    return r;
+  }
+  // On the event loop, before it goes away: nothing is delivered after this.
+  void stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    auto self = shared_from_this();
+    std::string buf(64 * 1024, '\0');
+    for (;;) {
+      ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      std::string data = n > 0 ? buf.substr(0, static_cast<size_t>(n)) : std::string();
+      std::unique_lock lock(mu_);
+      if (stopped_) return;
+      ready_ = false;
+      // Under the lock: stop() cannot complete (and the loop go away) meanwhile.
+      asio::post(io_, [self, data = std::move(data)]() mutable { self->deliver(std::move(data)); });
+      if (n <= 0) return;
+      cv_.wait(lock, [this] { return ready_ || stopped_; });
+      if (stopped_) return;
+    }
+  }
+  void deliver(std::string data) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+    }
+    deliver_(std::move(data));
+    std::lock_guard lock(mu_);
+    ready_ = true;
+    cv_.notify_all();
+  }
+
+  asio::io_context& io_;
+  Deliver deliver_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  bool ready_ = true;
+};
 
 struct Plan {
   Placement placement;
@@ -149,7 +235,7 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
       std::string what;
       if (spec.command_mode()) {
         for (const auto& a : spec.procs.command)
-          what += (what.empty() ? "" : " ") + a;
+          what += (what.empty() ? "" : " ") + shell_quote(a);
       } else {
         what = spec.procs.name + "_" + std::to_string(h * per + l) + " (actor " +
                spec.actors->name + ": " + spec.actors->type + ")";
@@ -163,13 +249,17 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
 
 class Job {
  public:
-  Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret)
+  Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret,
+      std::string job_id)
       : io_(io),
         spec_(spec),
         plan_(plan),
         client_(io, secret, spec.hosts.heartbeat_timeout),
-        output_({spec.output.tag, spec.output.raw, spec.output.filename_pattern}),
-        secret_(secret) {
+        output_({spec.output.tag, spec.output.raw, spec.output.filename_pattern,
+                 plan.hosts * plan.per_host.num_ranks() > 1}),
+        secret_(secret),
+        job_id_(std::move(job_id)) {
+    client_.set_job_id(job_id_);
     client_.on_output = [this](const Output& out) {
       const uint32_t host =
           static_cast<uint32_t>(out.rank / std::max<uint64_t>(1, plan_.per_host.num_ranks()));
@@ -229,11 +319,18 @@ class Job {
     return launch;
   }
 
+  ~Job() {
+    if (stdin_) stdin_->stop();
+  }
+
   void interrupt(int sig) {
     const auto now = Clock::now();
     if (interrupted_ && now - last_interrupt_ < std::chrono::seconds(2)) {
       log::warn("second interrupt: killing every rank now");
       client_.signal_procs(SIGKILL);
+    } else if (interrupted_) {
+      log::warn(std::string("interrupted by ") + signal_name(sig) +
+                " again; another within 2 s kills every rank at once");
     }
     interrupted_ = true;
     last_interrupt_ = now;
@@ -271,32 +368,33 @@ class Job {
     create.command = spec_.procs.command;
     for (const auto& [k, v] : spec_.procs.env)
       create.env.push_back(k + "=" + v);
-    create.env.push_back("MESHRUN_JOB_ID=" + spec_.name);
+    create.env.push_back("MESHRUN_JOB_ID=" + job_id_);
     create.cwd = spec_.procs.cwd;
     create.stdin_mode = static_cast<uint8_t>(spec_.output.stdin_mode);
     create.raw_output = spec_.output.raw;
+    const auto deadline =
+        spec_.timeout.count() > 0 ? Clock::now() + spec_.timeout : Clock::time_point::max();
     auto procs = co_await client_.spawn_procs(*hosts, spec_.procs.name, plan_.per_host, create,
                                               spec_.procs.spawn_timeout);
-    if (!procs) co_return report_failure(kExitLaunchFailed);
+    if (!procs) {
+      // Ranks that started (or failed) before the failure are ended and
+      // counted like any other; a start timeout is left to the shutdown.
+      const auto& f = client_.failure();
+      if (spec_.command_mode() && f && f->status != kExitLaunchFailed) co_return co_await finish();
+      co_return report_failure(kExitLaunchFailed);
+    }
     phase("procs ready");
 
     if (spec_.command_mode()) {
-      const auto deadline =
-          spec_.timeout.count() > 0 ? Clock::now() + spec_.timeout : Clock::time_point::max();
+      if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->extent.num_ranks());
       const bool done = co_await client_.wait_all_exited(deadline);
       if (!done) {
-        std::string running;
-        const auto& ps = client_.procs();
-        for (uint32_t r = 0; r < ps.size(); ++r)
-          if (ps[r].state != ProcState::exited)
-            running += (running.empty() ? "" : ", ") + std::to_string(r);
-        log::error("timed out after " + std::to_string(spec_.timeout.count() / 1000.0) +
-                   " s; ranks still running: " + running);
+        log::error("timed out after " + format_seconds(spec_.timeout) +
+                   "; ranks still running: " + rank_ranges(client_.running_ranks()));
         client_.fail({"timeout", kExitTimeout});
-        co_return kExitTimeout;
+        timed_out_ = true;
       }
-      if (client_.failure()) co_return report_failure(1);
-      co_return 0;
+      co_return co_await finish();
     }
 
     SpawnActors spawn;
@@ -356,6 +454,34 @@ class Job {
     write_all(STDOUT_FILENO, out.data(), out.size());
   }
 
+  static std::string format_seconds(Millis d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(d.count()) / 1000.0);
+    return buf;
+  }
+
+  // Command mode's end: say what failed (once), end every rank still
+  // running (SIGTERM, SIGKILL after the grace), then decide the status from
+  // what every rank did.
+  asio::awaitable<int> finish() {
+    const auto& f = client_.failure();
+    if (f && !timed_out_) log::error(f->message);
+    if (f) co_await client_.stop_ranks(spec_.grace);
+    if (stdin_) stdin_->stop();
+    if (!f) co_return 0;
+    if (f->rank_exit)
+      if (auto s = client_.lowest_failed_status()) co_return *s;
+    co_return f->status;
+  }
+
+  void start_stdin(uint64_t ranks) {
+    const bool all = spec_.output.stdin_mode == StdinMode::all;
+    stdin_ = StdinReader::start(io_, [this, all, ranks](std::string data) {
+      for (uint64_t r = 0; r < (all ? ranks : 1); ++r)
+        client_.send_input(static_cast<uint32_t>(r), data);
+    });
+  }
+
   int report_failure(int fallback) {
     const auto& f = client_.failure();
     if (!f) return fallback;
@@ -369,6 +495,9 @@ class Job {
   MeshClient client_;
   OutputWriter output_;
   const Secret& secret_;
+  std::string job_id_;
+  std::shared_ptr<StdinReader> stdin_;
+  bool timed_out_ = false;
   bool interrupted_ = false;
   int interrupt_signal_ = 0;
   Clock::time_point last_interrupt_;
@@ -391,7 +520,8 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     log::error(secret.error().message);
     return kExitLaunchFailed;
   }
-  auto dir = JobDir::create(make_job_id());
+  const std::string job_id = make_job_id();
+  auto dir = JobDir::create(job_id);
   if (!dir) {
     log::error(dir.error().message);
     return kExitLaunchFailed;
@@ -409,7 +539,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     bootstrap = *remote;
   }
 
-  Job job(io, spec, *plan, *secret);
+  Job job(io, spec, *plan, *secret, job_id);
   int status = kExitLaunchFailed;
   asio::signal_set interrupts(io, SIGINT, SIGTERM);
   std::function<void()> arm_interrupts = [&] {
@@ -420,8 +550,10 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     });
   };
   arm_interrupts();
+  // Caught, so meshrun itself is not stopped by SIGTSTP: the ranks are.
   asio::signal_set forwarded(io, SIGUSR1, SIGUSR2, SIGALRM);
   forwarded.add(SIGCONT);
+  forwarded.add(SIGTSTP);
   std::function<void()> arm_forward = [&] {
     forwarded.async_wait([&](asio::error_code ec, int sig) {
       if (ec) return;

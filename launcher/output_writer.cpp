@@ -76,7 +76,8 @@ void OutputWriter::write(const Output& out, const std::string& host) {
   }
   // Lines arrive whole; a final piece without a newline gets one so the next
   // rank's line starts on its own line.
-  const bool needs_newline = !out.data.empty() && out.data.back() != '\n';
+  const bool needs_newline =
+      options_.end_partial_lines && !out.data.empty() && out.data.back() != '\n';
   if (!options_.tag) {
     if (!needs_newline) {
       write_all(fd, out.data.data(), out.data.size());

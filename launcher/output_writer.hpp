@@ -13,6 +13,9 @@ struct OutputOptions {
   bool tag = false;
   bool raw = false;
   std::string filename_pattern;  // %r rank, %h host
+  // End a final line that lacks a newline, so another rank's next line does
+  // not continue it (with one rank, its bytes pass as they are).
+  bool end_partial_lines = true;
 };
 
 class OutputWriter {

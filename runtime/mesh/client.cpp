@@ -6,6 +6,11 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "channel/address.hpp"
 #include "process/child.hpp"
 #include "process/spawn.hpp"
 #include "util/log.hpp"
@@ -14,6 +19,15 @@ namespace meshrun {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kHandshakeTimeout{5000};
+// After SIGKILL, how long a host may take to report its ranks reaped.
+constexpr Millis kKillReportTimeout{10000};
+
+bool has_env(const std::vector<std::string>& env, const std::string& key) {
+  for (const auto& e : env)
+    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
+      return true;
+  return false;
+}
 
 std::string ms(Millis d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
@@ -159,6 +173,18 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
         } else if constexpr (std::is_same_v<M, HostStopped>) {
           hosts_[host].stopped = true;
           changed_.notify();
+        } else if constexpr (std::is_same_v<M, PmiBarrierIn>) {
+          on_pmi_barrier(host, std::move(m));
+        } else if constexpr (std::is_same_v<M, PmiAbortRank>) {
+          // MPI_Abort: the job ends with the rank's code (kept to what an
+          // exit status can carry).
+          const int status = m.code >= 0 && m.code <= 255 ? m.code : 1;
+          fail({describe_rank(m.rank) + " called MPI_Abort with code " + std::to_string(m.code) +
+                    (m.message.empty() ? "" : ": " + m.message),
+                status});
+        } else if constexpr (std::is_same_v<M, PortReserved>) {
+          reserved_port_ = m.port;
+          changed_.notify();
         } else if constexpr (std::is_same_v<M, Heartbeat>) {
         } else {
           log::warn("unexpected message from host " + std::to_string(host));
@@ -184,11 +210,18 @@ void MeshClient::on_proc_status(ProcStatus&& st) {
     es.code = s.exited_normally ? s.code : 0;
     es.signal = s.exited_normally ? 0 : s.code;
     es.core_dumped = s.core_dumped;
-    const bool expected = shutting_down_ || (procs_may_exit_ && es.success());
-    if (!expected)
-      fail({describe_rank(s.rank) + (procs_may_exit_ ? " failed: " : " exited unexpectedly: ") +
-                es.describe(),
-            es.shell_status() == 0 ? 1 : es.shell_status()});
+    const int status = es.shell_status() == 0 ? 1 : es.shell_status();
+    if (procs_may_exit_) {
+      // A rank ended by the job's teardown did not fail.
+      if (!es.success() && s.detail != kStoppedByMeshrun) {
+        failed_exits_.emplace(s.rank, status);
+        JobFailure f{describe_rank(s.rank) + " failed: " + es.describe(), status};
+        f.rank_exit = true;
+        fail(std::move(f));
+      }
+    } else if (!shutting_down_) {
+      fail({describe_rank(s.rank) + " exited unexpectedly: " + es.describe(), status});
+    }
   }
   changed_.notify();
 }
@@ -249,6 +282,7 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
   // Trampoline each host as soon as it says hello, not after the slowest.
   std::vector<bool> sent(n, false);
   BecomeHost become;
+  become.job_id = job_id_;
   become.heartbeat_timeout_ms = static_cast<uint32_t>(heartbeat_timeout_.count());
   become.num_hosts = static_cast<uint32_t>(n);
   const bool ok = co_await changed_.wait_until(
@@ -301,6 +335,32 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
   request.mesh = name;
   request.mesh_size = static_cast<uint32_t>(total);
   request.local_size = mesh.per_host;
+  pmi_in_.assign(hosts_.size(), false);
+  const auto deadline = Clock::now() + timeout;
+  if (procs_may_exit_ && !hosts_.empty()) {
+    // torchrun's rendezvous: a port free on rank 0's host, unless the user
+    // chose one (with -x or in meshrun's own environment).
+    for (const char* key : {"MASTER_ADDR", "MASTER_PORT"}) {
+      if (has_env(request.env, key)) continue;
+      if (const char* v = std::getenv(key)) {
+        request.env.push_back(std::string(key) + "=" + v);
+        continue;
+      }
+      if (std::string(key) == "MASTER_ADDR") {
+        request.env.push_back("MASTER_ADDR=" + master_addr());
+        continue;
+      }
+      reserved_port_.reset();
+      hosts_[0].conn->send(ReservePort{});
+      co_await changed_.wait_until([&] { return failed() || reserved_port_.has_value(); },
+                                   deadline);
+      if (failed()) co_return make_error(Errc::failed, failure_->message);
+      if (reserved_port_ && *reserved_port_ != 0)
+        request.env.push_back("MASTER_PORT=" + std::to_string(*reserved_port_));
+      else
+        log::warn("host 0 found no free TCP port; MASTER_PORT is not set");
+    }
+  }
   for (auto& host : hosts_) {
     request.procs.clear();
     for (uint32_t l = 0; l < mesh.per_host; ++l) {
@@ -309,7 +369,6 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
     }
     host.conn->send(request);
   }
-  const auto deadline = Clock::now() + timeout;
   size_t running = 0;
   const bool ok = co_await changed_.wait_until(
       [&] {
@@ -435,6 +494,76 @@ asio::awaitable<bool> MeshClient::wait_all_exited(Clock::time_point deadline) {
         return true;
       },
       deadline);
+}
+
+bool MeshClient::all_exited() const {
+  for (uint32_t r = 0; r < procs_.size(); ++r) {
+    const uint32_t h = proc_mesh_.host_of(r);
+    if (h < hosts_.size() && hosts_[h].lost) continue;  // nobody left to report it
+    if (!proc_known_[r]) return false;
+    if (procs_[r].state != ProcState::exited && procs_[r].state != ProcState::failed) return false;
+  }
+  return true;
+}
+
+std::vector<uint32_t> MeshClient::running_ranks() const {
+  std::vector<uint32_t> out;
+  for (uint32_t r = 0; r < procs_.size(); ++r)
+    if (!proc_known_[r] ||
+        (procs_[r].state != ProcState::exited && procs_[r].state != ProcState::failed))
+      out.push_back(r);
+  return out;
+}
+
+std::optional<int> MeshClient::lowest_failed_status() const {
+  if (failed_exits_.empty()) return std::nullopt;
+  return failed_exits_.begin()->second;
+}
+
+asio::awaitable<void> MeshClient::stop_ranks(Millis grace) {
+  if (all_exited()) co_return;
+  signal_procs(SIGTERM);
+  if (co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + grace))
+    co_return;
+  log::verbose("ranks still running " + ms(grace) + " after SIGTERM; sending SIGKILL");
+  signal_procs(SIGKILL);
+  co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + kKillReportTimeout);
+}
+
+void MeshClient::on_pmi_barrier(uint32_t host, PmiBarrierIn&& in) {
+  if (host >= pmi_in_.size() || in.epoch != pmi_epoch_ || pmi_in_[host]) {
+    fail({"host " + std::to_string(host) + " entered PMI barrier " + std::to_string(in.epoch) +
+              " while barrier " + std::to_string(pmi_epoch_) + " was open",
+          1});
+    return;
+  }
+  pmi_in_[host] = true;
+  ++pmi_count_;
+  for (auto& kv : in.kvs)
+    pmi_kvs_.push_back(std::move(kv));
+  if (pmi_count_ < hosts_.size()) return;
+  PmiBarrierOut out;
+  out.epoch = pmi_epoch_;
+  out.kvs = std::move(pmi_kvs_);
+  const std::string frame = encode(out);
+  for (auto& h : hosts_)
+    if (h.conn && h.conn->is_open()) h.conn->send_payload(frame);
+  pmi_kvs_.clear();
+  pmi_in_.assign(hosts_.size(), false);
+  pmi_count_ = 0;
+  ++pmi_epoch_;
+}
+
+// Where rank 0's host can be reached: the address its agent listens on for a
+// remote host, loopback for one on this machine.
+std::string MeshClient::master_addr() const {
+  if (!hosts_.empty()) {
+    auto addr = Address::parse(hosts_[0].address);
+    if (addr && addr->kind == Address::Kind::tcp && !addr->host.empty() &&
+        addr->host != "0.0.0.0" && addr->host != "::")
+      return addr->host;
+  }
+  return "127.0.0.1";
 }
 
 void MeshClient::signal_procs(int sig) {

@@ -26,6 +26,9 @@ namespace meshrun {
 struct JobFailure {
   std::string message;  // one line: what failed, where
   int status = 1;       // meshrun's exit status for it
+  // A command rank exited non-zero or by a signal of its own: the job's
+  // status is then that of the lowest-numbered rank that failed.
+  bool rank_exit = false;
 };
 
 class MeshClient {
@@ -54,6 +57,17 @@ class MeshClient {
                                                    const std::string& payload, Millis timeout);
   // Command mode: until every proc has exited, the job failed, or `deadline`.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
+  // Command mode: SIGTERM to every rank, SIGKILL after `grace`; returns once
+  // every rank has been reaped (or its host is lost). A later
+  // signal_procs(SIGKILL) cuts the grace short.
+  asio::awaitable<void> stop_ranks(Millis grace);
+  bool all_exited() const;
+  std::vector<uint32_t> running_ranks() const;
+  // Command mode: the exit status of the lowest-numbered rank that failed on
+  // its own (not by meshrun's SIGTERM/SIGKILL), if any did.
+  std::optional<int> lowest_failed_status() const;
+  // Goes to the agents (BecomeHost) and names the job's PMI KVS.
+  void set_job_id(std::string id) { job_id_ = std::move(id); }
   // Stop every host's procs (stop, SIGTERM after grace, SIGKILL), then let
   // the agents exit; hosts that do not answer within `timeout` are given up.
   asio::awaitable<void> shutdown(Millis grace, Millis timeout);
@@ -79,6 +93,8 @@ class MeshClient {
   asio::awaitable<void> heartbeat();
   void handle(uint32_t host, Message&& msg);
   void on_proc_status(ProcStatus&& st);
+  void on_pmi_barrier(uint32_t host, PmiBarrierIn&& in);
+  std::string master_addr() const;
   bool failed() const { return failure_.has_value(); }
 
   asio::io_context& io_;
@@ -97,6 +113,14 @@ class MeshClient {
   bool shutting_down_ = false;
   bool closed_ = false;
   std::optional<JobFailure> failure_;
+  std::string job_id_;
+  std::map<uint32_t, int> failed_exits_;  // rank -> shell status, command mode
+  // The PMI barrier being collected: which hosts entered it, their puts.
+  uint32_t pmi_epoch_ = 0;
+  std::vector<bool> pmi_in_;
+  size_t pmi_count_ = 0;
+  std::vector<KvPair> pmi_kvs_;
+  std::optional<uint32_t> reserved_port_;
   Notifier changed_;
 };
 

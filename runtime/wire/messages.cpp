@@ -77,6 +77,16 @@ std::string_view type_name(MsgType type) {
       return "SignalProcs";
     case MsgType::input:
       return "Input";
+    case MsgType::pmi_barrier_in:
+      return "PmiBarrierIn";
+    case MsgType::pmi_barrier_out:
+      return "PmiBarrierOut";
+    case MsgType::pmi_abort_rank:
+      return "PmiAbortRank";
+    case MsgType::reserve_port:
+      return "ReservePort";
+    case MsgType::port_reserved:
+      return "PortReserved";
   }
   return "Unknown";
 }

@@ -29,6 +29,11 @@ enum class MsgType : uint16_t {
   host_stopped = 13,
   signal_procs = 14,
   input = 15,
+  pmi_barrier_in = 16,
+  pmi_barrier_out = 17,
+  pmi_abort_rank = 18,
+  reserve_port = 19,
+  port_reserved = 20,
 };
 
 // Both directions, when nothing else was sent for a while.
@@ -240,9 +245,74 @@ struct Input {
   }
 };
 
+struct KvPair {
+  std::string key;
+  std::string value;
+  template <class F>
+  bool fields(F& f) {
+    return f(key, value);
+  }
+};
+
+// Host -> launcher: every rank of this host entered PMI barrier `epoch`;
+// `kvs` holds the puts its ranks made since the previous barrier.
+struct PmiBarrierIn {
+  static constexpr MsgType kType = MsgType::pmi_barrier_in;
+  uint32_t host_rank = 0;
+  uint32_t epoch = 0;
+  std::vector<KvPair> kvs;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank, epoch, kvs);
+  }
+};
+
+// Launcher -> every host: barrier `epoch` is complete; the puts of all hosts.
+struct PmiBarrierOut {
+  static constexpr MsgType kType = MsgType::pmi_barrier_out;
+  uint32_t epoch = 0;
+  std::vector<KvPair> kvs;
+  template <class F>
+  bool fields(F& f) {
+    return f(epoch, kvs);
+  }
+};
+
+// Host -> launcher: a rank called PMI abort (MPI_Abort); the job ends with `code`.
+struct PmiAbortRank {
+  static constexpr MsgType kType = MsgType::pmi_abort_rank;
+  uint32_t rank = 0;
+  int32_t code = 0;
+  std::string message;
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, code, message);
+  }
+};
+
+// Launcher -> host 0: pick a TCP port that is free on that host (MASTER_PORT).
+struct ReservePort {
+  static constexpr MsgType kType = MsgType::reserve_port;
+  template <class F>
+  bool fields(F& f) {
+    return f();
+  }
+};
+
+struct PortReserved {
+  static constexpr MsgType kType = MsgType::port_reserved;
+  uint32_t host_rank = 0;
+  uint32_t port = 0;  // 0: none could be bound
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank, port);
+  }
+};
+
 using Message =
     std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus, SpawnActors,
-                 ActorStatus, Cast, Reply, Output, StopProcs, HostStopped, SignalProcs, Input>;
+                 ActorStatus, Cast, Reply, Output, StopProcs, HostStopped, SignalProcs, Input,
+                 PmiBarrierIn, PmiBarrierOut, PmiAbortRank, ReservePort, PortReserved>;
 
 template <class M>
 std::string encode(const M& msg) {
@@ -258,4 +328,10 @@ Result<MsgType> peek_type(std::string_view payload);
 Result<Message> decode(std::string_view payload);
 std::string_view type_name(MsgType type);
 
+}  // namespace meshrun
+
+namespace meshrun {
+// ProcStatus.detail of a proc that exited after meshrun sent it SIGTERM or
+// SIGKILL: its end was the job's teardown, not a failure of its own.
+inline constexpr std::string_view kStoppedByMeshrun = "stopped by meshrun";
 }  // namespace meshrun

@@ -139,6 +139,26 @@ template <>
 Input sample() {
   return {2, "stdin bytes"};
 }
+template <>
+PmiBarrierIn sample() {
+  return {3, 2, {{"key-1", "value-1"}, {"PMI_process_mapping", "(vector,(0,2,2))"}}};
+}
+template <>
+PmiBarrierOut sample() {
+  return {5, {{"k", "v"}, {"hostname[1]", "node-02"}}};
+}
+template <>
+PmiAbortRank sample() {
+  return {6, 7, "MPI_Abort called"};
+}
+template <>
+ReservePort sample() {
+  return {};
+}
+template <>
+PortReserved sample() {
+  return {1, 29500};
+}
 
 template <class F, size_t... I>
 void for_each_message(F&& f, std::index_sequence<I...>) {
@@ -168,7 +188,7 @@ TEST_CASE("every message type round trips with every field intact", "[codec]") {
     const M original = sample<M>();
     const std::string name(type_name(M::kType));
     CAPTURE(name);
-    if (!std::is_same_v<M, Heartbeat>) REQUIRE(dump(original) != dump(M{}));
+    if (!std::is_same_v<M, Heartbeat> && !std::is_same_v<M, ReservePort>) REQUIRE(dump(original) != dump(M{}));
     const std::string bytes = encode(original);
     auto type = peek_type(bytes);
     REQUIRE(type.ok());
@@ -180,7 +200,7 @@ TEST_CASE("every message type round trips with every field intact", "[codec]") {
     REQUIRE(name != "Unknown");
     ++tested;
   });
-  REQUIRE(tested == 15);
+  REQUIRE(tested == static_cast<int>(std::variant_size_v<Message>));
 }
 
 TEST_CASE("message type ids are distinct", "[codec]") {
