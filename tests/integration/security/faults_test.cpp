@@ -71,6 +71,13 @@ TEST_CASE("200 jobs in a row leave no processes, sockets or job directories behi
   std::string tmpl = "/tmp/msec-XXXXXX";
   REQUIRE(::mkdtemp(tmpl.data()));
   const std::string tmp = tmpl;
+  struct RemoveAtEnd {
+    std::string path;
+    ~RemoveAtEnd() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{tmp};
   const std::string toml = command_job("echo $MESHRUN_RANK", "", 2);
   for (int i = 0; i < 200; ++i) {
     LiveJob job(toml, {}, tmp);
@@ -90,5 +97,4 @@ TEST_CASE("200 jobs in a row leave no processes, sockets or job directories behi
     ++left;
   }
   CHECK(left == 3);
-  fs::remove_all(tmp);
 }
