@@ -103,17 +103,19 @@ TEST_CASE("command mode: a rank's non-zero exit is the job's exit status", "[cli
   REQUIRE(wait_no_job_processes(w.job.marker(), 5s));
 }
 
-TEST_CASE("command mode: 'exit $MESHRUN_RANK' fails with a failing rank's code", "[cli][command]") {
-  // Ranks 1 and 2 fail at the same moment. The launcher reference wants the
-  // lowest failing rank's status (1); meshrun reports whichever failure it
-  // hears of first, so 2 is accepted as long as the message agrees with it.
+TEST_CASE("command mode: 'exit $MESHRUN_RANK' exits with the lowest failing rank's code",
+          "[cli][command]") {
+  // Ranks 1 and 2 fail at the same moment. The status is the lowest failing
+  // rank's (PRRTE's rule), but when rank 2's failure aborts the job first,
+  // rank 1 may be stopped by that abort before its own exit: then 2 is right.
   World w;
   const auto o = w.meshrun({"-n", "3", "--", "sh", "-c", "exit $MESHRUN_RANK"});
   INFO(describe(o));
   REQUIRE(o.exited);
   REQUIRE((o.code == 1 || o.code == 2));
-  const std::string r = std::to_string(o.code);
-  REQUIRE_THAT(o.err, Catch::Contains("rank " + r) && Catch::Contains("exit code " + r));
+  REQUIRE_THAT(o.err, (Catch::Contains("rank 1") && Catch::Contains("exit code 1")) ||
+                          (Catch::Contains("rank 2") && Catch::Contains("exit code 2")));
+  REQUIRE(wait_no_job_processes(w.job.marker(), 5s));
 }
 
 TEST_CASE("command mode: a command that does not exist exits 127", "[cli][command]") {
