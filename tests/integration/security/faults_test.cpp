@@ -57,9 +57,7 @@ TEST_CASE("a grandchild of a proc dies with the job when the job is stopped") {
 
 // The proc's process group outlives the proc: a background child left behind
 // by a proc that exited is part of the job and must not outlive it.
-// Known bug: ProcManager::signal_all skips the groups of reaped procs, so the
-// sleep survives the job. Drop [!mayfail] once that is fixed.
-TEST_CASE("a grandchild left behind by a proc that exited does not outlive the job", "[!mayfail]") {
+TEST_CASE("a grandchild left behind by a proc that exited does not outlive the job", "[faults]") {
   LiveJob job(command_job("sleep 300 >/dev/null 2>&1 & echo started", "timeout = \"30s\""));
   INFO("stderr: " << job.err());
   CHECK(exit_code(job, milliseconds(20000)) == 0);
