@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -64,6 +65,13 @@ std::vector<std::string> current_environment() {
   for (char** e = environ; e && *e; ++e) {
     std::string_view kv(*e);
     if (kv.starts_with("MESHRUN_BOOTSTRAP_ADDR=") || kv.starts_with("MESHRUN_HOST_INDEX="))
+      continue;
+    // Under SLURM the agent is a task of meshrun's own srun step; what srun
+    // told it about that step is wrong for a rank (set per rank below).
+    if (kv.starts_with("SLURM_STEP") || kv.starts_with("SLURM_PROCID=") ||
+        kv.starts_with("SLURM_LOCALID=") || kv.starts_with("SLURM_TASK_PID=") ||
+        kv.starts_with("SLURM_CPU_BIND") || kv.starts_with("SLURM_SRUN_COMM") ||
+        kv.starts_with("SLURM_LAUNCH_NODE_IPADDR=") || kv.starts_with("SLURM_GTIDS="))
       continue;
     env.emplace_back(kv);
   }
@@ -283,6 +291,12 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   set_env(opt.env, "MESHRUN_LOCAL_SIZE", std::to_string(request.local_size));
   set_env(opt.env, "MESHRUN_HOST_RANK", std::to_string(host_rank_));
   set_env(opt.env, "MESHRUN_PROC_NAME", entry.name);
+  if (std::getenv("SLURM_JOB_ID")) {
+    set_env(opt.env, "SLURM_PROCID", rank);
+    set_env(opt.env, "SLURM_LOCALID", std::to_string(entry.local_rank));
+    set_env(opt.env, "SLURM_NTASKS", std::to_string(request.mesh_size));
+    set_env(opt.env, "SLURM_NPROCS", std::to_string(request.mesh_size));
+  }
   if (actor_proc) {
     opt.program = agent_path_;
     opt.argv = {agent_path_, "proc"};

@@ -1,15 +1,30 @@
 #include "launcher/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
 #include "alloc/hostlist.hpp"
+#include "alloc/slurm_allocator.hpp"
 #include "spec/spec_loader.hpp"
 #include "wire/protocol.hpp"
 
 namespace meshrun {
 namespace {
+
+// Inside a SLURM allocation `-n N` fills nodes in order, as srun's block
+// distribution does: the fewest nodes whose tasks can hold N evenly.
+uint32_t slurm_hosts_for(uint32_t n, LauncherKind launcher) {
+  if (launcher != LauncherKind::automatic && launcher != LauncherKind::slurm) return 1;
+  if (!in_slurm_allocation()) return 1;
+  auto alloc = read_slurm_allocation();
+  if (!alloc || alloc->tasks.empty()) return 1;
+  const uint32_t fewest = *std::min_element(alloc->tasks.begin(), alloc->tasks.end());
+  for (uint32_t k = 1; k <= alloc->nodes.size(); ++k)
+    if (n % k == 0 && n / k <= fewest) return k;
+  return static_cast<uint32_t>(alloc->nodes.size());
+}
 
 bool looks_like_job_file(const std::string& word) {
   return word.size() > 5 && word.compare(word.size() - 5, 5, ".toml") == 0;
@@ -170,7 +185,7 @@ JobSpec build_job(const CliOptions& cli) {
   if (cli.np) {
     const uint32_t n = *cli.np;
     if (!cli.nodes && !per_host && h.list.empty()) {
-      if (h.count == 0 || cli.job_file.empty()) h.count = 1;
+      if (h.count == 0 || cli.job_file.empty()) h.count = slurm_hosts_for(n, h.launcher);
     }
     if (!cli.nodes && per_host && h.list.empty()) {
       if (n % per_host != 0)
