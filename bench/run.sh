@@ -118,6 +118,16 @@ else
   na "hydra_hello_8" "mpiexec.hydra or mpicc missing"
 fi
 
+# Output forwarding: one rank writing OUT_MB of lines, against cat of the
+# same bytes (hyperfine sends both outputs to /dev/null).
+OUT_MB=${OUT_MB:-1024}
+yes 'meshrun output forwarding benchmark: a line of some eighty bytes, repeated....' |
+  head -c $((OUT_MB * 1024 * 1024)) >"$TMP/lines"
+hf "out_cat" "$BIG_RUNS" cat "$TMP/lines"
+hf "out_meshrun" "$BIG_RUNS" "$MESHRUN" -n 1 -- cat "$TMP/lines"
+echo "out_mb $OUT_MB 0" >>"$RAW"
+rm -f "$TMP/lines"
+
 # Launcher peak RSS: VmHWM of meshrun itself, sampled until it exits (the
 # rusage of a child would also count the agents it reaps).
 launcher_hwm() { # TOML -> KiB
@@ -241,7 +251,16 @@ row("Echo 64 B to one actor, 64 casts in flight (4x16 mesh)", rate("m64_oneway_m
     "the goal (raw write throughput not measured)", "1000000 msg/s",
     "n/a" if v[0] == "NA" else "%.3fx" % (v[0] / 1e6), "≥ 1 M msg/s (one-way)")
 row("one-way 1 MiB messages", "n/a (casts always await replies; no one-way send in MeshClient)", "", "", "-", "≥ 2 GB/s")
-row("output forwarding 1 GB", "n/a (not in this suite yet)", "", "", "-", "≥ 500 MB/s")
+def throughput(key):
+    v, mbv = get(key), get("out_mb")
+    if v[0] == "NA" or mbv[0] == "NA":
+        return None
+    return mbv[0] / (v[0] / 1000.0)
+tm, tc = throughput("out_meshrun"), throughput("out_cat")
+row("output forwarding: one rank writing %d MB of lines" % (get("out_mb")[0] if get("out_mb")[0] != "NA" else 0),
+    "n/a" if tm is None else "%.0f MB/s" % tm, "`cat` of the same bytes to /dev/null",
+    "n/a" if tc is None else "%.0f MB/s" % tc,
+    "n/a" if tm is None or tc is None else "%.2fx" % (tm / tc), "≥ 500 MB/s")
 def kib(key):
     v = get(key)
     return "n/a (%s)" % v[1] if v[0] == "NA" else "%.1f MiB" % (v[0] / 1024)
