@@ -22,8 +22,7 @@ class Greeter : public meshrun::Actor {
   void on(meshrun::Message<Hello>& msg, meshrun::ReplyPort& port) {
     ++count_;
     port.reply(greeting_ + ", " + msg.payload() + ", from rank " + std::to_string(env().rank()) +
-               " of " + std::to_string(env().size()) + " (message " + std::to_string(count_) +
-               ")");
+               " of " + std::to_string(env().size()) + " (message " + std::to_string(count_) + ")");
   }
 
  private:
