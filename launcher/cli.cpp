@@ -30,42 +30,90 @@ bool looks_like_job_file(const std::string& word) {
   return word.size() > 5 && word.compare(word.size() - 5, 5, ".toml") == 0;
 }
 
+// Usage first, then the option groups one blank line apart, then the footer.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "usage: meshrun [OPTIONS] JOB.toml\n"
+           "       meshrun [OPTIONS] -- COMMAND [ARGS...]\n"
+           "       meshrun [OPTIONS] JOB.toml -- COMMAND [ARGS...]\n\n";
+  }
+  std::string make_description(const CLI::App* app) const override {
+    return app->get_description() + "\n\n";
+  }
+  std::string make_group(std::string group, bool positional,
+                         std::vector<const CLI::Option*> opts) const override {
+    std::string out = group + ":\n";
+    for (const CLI::Option* opt : opts)
+      out += make_option(opt, positional);
+    return out;
+  }
+};
+
+constexpr const char* kHelpFooter =
+    "Exit status: 0 ok; 1 a rank or actor failed; 2 usage or job spec error; 124 timeout;\n"
+    "125 launch failure; 126/127 command not executable/not found; 128+N a rank was killed\n"
+    "by signal N (or meshrun was interrupted by it).\n"
+    "See meshrun(1) and meshrun.toml(5).";
+
 }  // namespace
 
 std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
   CLI::App app{
-      "meshrun: start a job of procs and actors on local, ssh or SLURM hosts.\n"
-      "usage: meshrun [OPTIONS] [JOB.toml] [-- COMMAND [ARGS...]]",
+      "Start a job of procs and actors on local, ssh or SLURM hosts: the actors a\n"
+      "job spec names, or COMMAND in every rank.",
       "meshrun"};
   app.prefix_command(true);  // options stop at the first word of the job or command
-  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.get_formatter()->column_width(26);
+  app.footer(kHelpFooter);
 
   const char* job = "Job";
-  app.add_option("-n,--np", o.np, "Total number of ranks")->group(job)->check(CLI::PositiveNumber);
-  app.add_option("-N,--nodes", o.nodes, "Number of hosts")->group(job)->check(CLI::PositiveNumber);
-  app.add_option("--per-host", o.per_host, "Ranks per host")
+  app.add_option("-n,--np", o.np, "Total number of ranks")
+      ->option_text("N")
       ->group(job)
       ->check(CLI::PositiveNumber);
-  app.add_option("-x,--env", o.env,
-                 "Pass VAR (from this environment) or set VAR=VALUE for every rank")
+  app.add_option("-N,--nodes", o.nodes, "Number of hosts")
+      ->option_text("N")
+      ->group(job)
+      ->check(CLI::PositiveNumber);
+  app.add_option("--per-host", o.per_host, "Ranks per host")
+      ->option_text("N")
+      ->group(job)
+      ->check(CLI::PositiveNumber);
+  app.add_option("-x,--env", o.env, "Pass VAR, or set VAR=VALUE, in every rank")
+      ->option_text("VAR[=VALUE]")
       ->group(job)
       ->take_first()
       ->allow_extra_args(false);
-  app.add_option("--cwd", o.cwd, "Working directory of every rank")->group(job);
-  app.add_flag("--check", o.check, "Validate the job spec and exit")->group(job);
-  app.add_flag("--dry-run", o.dry_run, "Print the rank map and start nothing")->group(job);
+  app.add_option("--cwd", o.cwd, "Working directory of every rank")->option_text("DIR")->group(job);
+  app.add_flag("--check", o.check, "Check the job spec and flags, print ok, start nothing")
+      ->group(job);
+  app.add_flag("--dry-run", o.dry_run, "Print the launcher and rank map, start nothing")
+      ->group(job);
 
   const char* hosts = "Hosts";
   app.add_option("--launcher", o.launcher, "How hosts are started: auto, local, ssh, slurm")
+      ->option_text("KIND")
       ->group(hosts)
       ->check(CLI::IsMember({"auto", "local", "ssh", "slurm"}));
   app.add_option("-H,--host", o.hosts, "Hosts: a,b or node[01-04] or user@host:slots")
+      ->option_text("HOSTS")
       ->group(hosts);
-  app.add_option("--hostfile", o.hostfile, "File of hosts: 'host slots=N' lines")->group(hosts);
-  app.add_option("--ssh-command", o.ssh_command, "ssh client command (default: ssh)")->group(hosts);
-  app.add_option("--agent-path", o.agent_path, "meshrun-agent path on the hosts")->group(hosts);
-  app.add_option("--bind", o.bind, "Address the agents dial back to")->group(hosts);
-  app.add_option("--tree-threshold", o.tree_threshold, "Launch as a tree above this many hosts")
+  app.add_option("--hostfile", o.hostfile, "File of hosts, one 'host slots=N' a line")
+      ->option_text("FILE")
+      ->group(hosts);
+  app.add_option("--ssh-command", o.ssh_command, "ssh client and its options (default: ssh)")
+      ->option_text("CMD")
+      ->group(hosts);
+  app.add_option("--agent-path", o.agent_path, "meshrun-agent's path on the hosts")
+      ->option_text("PATH")
+      ->group(hosts);
+  app.add_option("--bind", o.bind, "Address the agents dial back to")
+      ->option_text("ADDR")
+      ->group(hosts);
+  app.add_option("--tree-threshold", o.tree_threshold, "Launch as a tree above N hosts (32)")
+      ->option_text("N")
       ->group(hosts);
   app.add_flag("--no-tls", o.no_tls, "Plain TCP between hosts (trusted networks only)")
       ->group(hosts);
@@ -74,26 +122,35 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
   app.add_flag("-l,--tag-output", o.tag, "Prefix every output line with [rank]")->group(output);
   app.add_option("--output-filename", o.output_filename,
                  "Write each rank's output to a file (%r rank, %h host)")
+      ->option_text("PATTERN")
       ->group(output);
   app.add_flag("--raw", o.raw, "Pass output through unbuffered, not line by line")->group(output);
   app.add_option("--stdin", o.stdin_mode, "Who reads meshrun's stdin: rank0, all, none")
+      ->option_text("WHO")
       ->group(output)
       ->check(CLI::IsMember({"rank0", "all", "none"}));
 
   const char* time = "Signals and time";
   app.add_option("--timeout", o.timeout, "End the job after DURATION (90s, 5m); exit 124")
+      ->option_text("DURATION")
       ->group(time);
-  app.add_option("--grace", o.grace, "Time from SIGTERM to SIGKILL (default 5s)")->group(time);
+  app.add_option("--grace", o.grace, "Time from SIGTERM to SIGKILL (default 5s)")
+      ->option_text("DURATION")
+      ->group(time);
   app.add_option("--heartbeat-timeout", o.heartbeat_timeout,
                  "Silence after which a host is lost (default 10s)")
+      ->option_text("DURATION")
       ->group(time);
   app.add_option("--start-timeout", o.start_timeout, "Time a host may take to start (default 10s)")
+      ->option_text("DURATION")
       ->group(time);
 
   const char* diag = "Diagnostics";
   app.add_flag("-v,--verbose", o.verbose, "More detail (-vv: messages too)")->group(diag);
   app.add_flag("-q,--quiet", o.quiet, "Only errors")->group(diag);
-  app.add_flag("-V,--version", o.show_version, "Print the version and exit")->group(diag);
+  app.add_flag("-V,--version", o.show_version, "Print the version and protocol, and exit")
+      ->group(diag);
+  app.set_help_flag("-h,--help", "Print this help and exit")->group(diag);
 
   try {
     app.parse(argc, argv);
@@ -110,6 +167,12 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
     return 0;
   }
   auto rest = app.remaining();
+  // prefix_command hands back an unknown option as the command; say what it is.
+  if (!rest.empty() && rest[0].size() > 1 && rest[0][0] == '-' && rest[0] != "--") {
+    std::cerr << "meshrun: error: unknown option " << rest[0] << "\n"
+              << "Run 'meshrun --help' for usage; put a command after --.\n";
+    return 2;
+  }
   size_t i = 0;
   // prefix_command hands an unknown option over as if it were the command.
   if (!rest.empty() && rest[0].size() > 1 && rest[0][0] == '-' && rest[0] != "--") {

@@ -25,6 +25,7 @@
 #include "auth/secret.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
+#include "launcher/progress.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
 #include "util/job_dir.hpp"
@@ -263,9 +264,13 @@ class Job {
     client_.on_output = [this](const Output& out) {
       const uint32_t host =
           static_cast<uint32_t>(out.rank / std::max<uint64_t>(1, plan_.per_host.num_ranks()));
+      progress_.clear();
       output_.write(out, host < client_.hosts().size() ? client_.hosts()[host].hostname : "");
     };
-    client_.on_progress = [](const std::string& line) { log::debug(line); };
+    client_.on_progress = [this](const std::string& line) {
+      log::debug(line);
+      progress_.update(line);
+    };
   }
 
   asio::awaitable<int> run(const Address& bootstrap) {
@@ -275,6 +280,7 @@ class Job {
       co_return kExitLaunchFailed;
     }
     auto phase = [&](const char* what) {
+      progress_.clear();
       log::verbose(
           std::string(what) + " after " +
           std::to_string(
@@ -501,6 +507,7 @@ class Job {
   bool interrupted_ = false;
   int interrupt_signal_ = 0;
   Clock::time_point last_interrupt_;
+  ProgressLine progress_;  // on the terminal until the job runs
 };
 
 }  // namespace

@@ -3,12 +3,34 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 namespace meshrun::log {
 namespace {
 Level g_level = Level::warn;
 std::string g_program = "meshrun";
+int g_color = -1;  // -1: decide on first use
+std::function<void()> g_before_write;
+
+bool detect_color() {
+  if (std::getenv("NO_COLOR") != nullptr) return false;
+  const char* term = std::getenv("TERM");
+  if (term == nullptr || std::strcmp(term, "dumb") == 0) return false;
+  return ::isatty(STDERR_FILENO) == 1;
+}
 }  // namespace
+
+void set_color(bool on) {
+  g_color = on ? 1 : 0;
+}
+bool color() {
+  if (g_color < 0) g_color = detect_color() ? 1 : 0;
+  return g_color == 1;
+}
+void set_before_write(std::function<void()> hook) {
+  g_before_write = std::move(hook);
+}
 
 void set_level(Level level) {
   g_level = level;
@@ -31,12 +53,13 @@ void write(Level l, std::string_view text) {
   std::string line;
   line.reserve(g_program.size() + text.size() + 12);
   line += g_program;
+  const bool paint = (l == Level::error || l == Level::warn) && color();
   switch (l) {
     case Level::error:
-      line += ": error: ";
+      line += paint ? ": \033[1;31merror:\033[0m " : ": error: ";
       break;
     case Level::warn:
-      line += ": warning: ";
+      line += paint ? ": \033[1;35mwarning:\033[0m " : ": warning: ";
       break;
     default:
       line += ": ";
@@ -44,6 +67,7 @@ void write(Level l, std::string_view text) {
   }
   line += text;
   line += '\n';
+  if (g_before_write) g_before_write();
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -2,6 +2,7 @@
 // lines from concurrent processes never interleave inside a line.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,15 @@ const std::string& program();
 
 bool enabled(Level level);
 void write(Level level, std::string_view text);
+
+// Coloured "error:"/"warning:" labels. By default on only when stderr is a
+// terminal, TERM is not "dumb" and NO_COLOR is not set (https://no-color.org).
+void set_color(bool on);
+bool color();
+
+// Runs before every line is written, so a progress line drawn on the terminal
+// can erase itself first. An empty function removes the hook.
+void set_before_write(std::function<void()> hook);
 
 inline void error(std::string_view text) {
   write(Level::error, text);
