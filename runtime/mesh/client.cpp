@@ -153,8 +153,9 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
         } else if constexpr (std::is_same_v<M, Reply>) {
           auto it = ports_.find(m.port);
           if (it != ports_.end()) {
-            it->second.push_back(std::move(m));
-            changed_.notify();
+            auto& port = it->second;
+            port.replies.push_back(std::move(m));
+            if (port.replies.size() == port.expected) changed_.notify();
           }
         } else if constexpr (std::is_same_v<M, ProcStatus>) {
           on_proc_status(std::move(m));
@@ -448,7 +449,10 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
   cast.port = next_port_++;
   cast.message = message;
   cast.payload = payload;
-  auto& replies = ports_[cast.port];
+  const uint64_t expected = slice.num_ranks();
+  auto& port = ports_[cast.port];
+  port.expected = expected;
+  auto& replies = port.replies;
   const std::string frame = encode(cast);
   // Hosts are the outermost dimension: a host gets the cast when any of its
   // procs is in the slice.
@@ -460,7 +464,6 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
     }
     host.conn->send_payload(frame);
   }
-  const uint64_t expected = slice.num_ranks();
   const bool ok = co_await changed_.wait_until(
       [&] { return failed() || replies.size() >= expected; }, Clock::now() + timeout);
   std::vector<Reply> got = std::move(replies);

@@ -106,7 +106,13 @@ class MeshClient {
   std::vector<ProcStatus> procs_;
   std::vector<bool> proc_known_;
   std::map<std::string, std::vector<ActorStatus>> actor_status_;
-  std::map<uint64_t, std::vector<Reply>> ports_;
+  // An open port: the replies so far, and how many the waiter needs; the
+  // waiter is woken once, when they are all in.
+  struct Port {
+    std::vector<Reply> replies;
+    size_t expected = 0;
+  };
+  std::map<uint64_t, Port> ports_;
   uint64_t next_port_ = 1;
   ProcMesh proc_mesh_;
   bool procs_may_exit_ = false;
