@@ -96,15 +96,16 @@ asio::awaitable<void> connect_conn(asio::io_context& io, Address to, ConnectionP
   out = Connection::make(std::move(*s), "server");
 }
 
-asio::awaitable<void> accept_and_authenticate(Listener& l, const Secret& secret, Millis timeout,
+// Secrets by value: a coroutine outlives the temporaries it was called with.
+asio::awaitable<void> accept_and_authenticate(Listener& l, Secret secret, Millis timeout,
                                               ConnectionPtr& conn, std::optional<Status>& status) {
   co_await accept_conn(l, conn);
   status = co_await conn->authenticate_server(secret, timeout);
 }
 
-asio::awaitable<void> connect_and_authenticate(asio::io_context& io, Address to,
-                                               const Secret& secret, Millis timeout,
-                                               ConnectionPtr& conn, std::optional<Status>& status) {
+asio::awaitable<void> connect_and_authenticate(asio::io_context& io, Address to, Secret secret,
+                                               Millis timeout, ConnectionPtr& conn,
+                                               std::optional<Status>& status) {
   co_await connect_conn(io, to, conn);
   status = co_await conn->authenticate_client(secret, timeout);
 }
