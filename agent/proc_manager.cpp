@@ -120,7 +120,15 @@ ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::stri
       upstream_(std::move(upstream)),
       agent_path_(std::move(agent_path)),
       host_rank_(host_rank),
-      changed_(io.get_executor()) {}
+      changed_(io.get_executor()) {
+  sink_ = std::make_shared<SpawnSink>();
+  sink_->owner = this;
+}
+
+ProcManager::~ProcManager() {
+  std::lock_guard lock(sink_->mu);
+  sink_->owner = nullptr;
+}
 
 size_t ProcManager::live() const {
   size_t n = spawning_;
@@ -327,9 +335,13 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
 
   ++spawning_;
   ++batch_size_;
-  spawners_->submit([this, launch] {
+  spawners_->submit([sink = sink_, launch] {
     launch->spawned.emplace(spawn_process(launch->opt, &launch->why));
-    asio::post(io_, [this, launch] { finish_spawn(*launch); });
+    std::lock_guard lock(sink->mu);
+    if (!sink->owner) return;  // the agent is going away; its exit kills the child
+    asio::post(sink->owner->io_, [sink, launch] {
+      if (sink->owner) sink->owner->finish_spawn(*launch);
+    });
   });
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "agent/pmi_cluster_job.hpp"
@@ -27,6 +28,7 @@ class ProcManager {
   // `upstream` receives ProcStatus, Output, and whatever procs send.
   ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
               uint32_t host_rank);
+  ~ProcManager();
 
   // Create-or-update: a proc that exists keeps running and reports its state.
   void create(const CreateProcs& request);
@@ -79,6 +81,13 @@ class ProcManager {
   std::string agent_path_;
   uint32_t host_rank_;
   std::shared_ptr<SpawnerPool> spawners_;
+  // Where spawner threads hand finished spawns back; cleared when this
+  // manager goes away, so a late spawn never touches a dead loop or manager.
+  struct SpawnSink {
+    std::mutex mu;
+    ProcManager* owner = nullptr;
+  };
+  std::shared_ptr<SpawnSink> sink_;
   size_t spawning_ = 0;  // spawns handed to a spawner and not finished
   std::chrono::steady_clock::time_point batch_start_;
   size_t batch_size_ = 0;
