@@ -15,6 +15,7 @@
 
 #include "agent/bootstrap.hpp"
 #include "agent/proc.hpp"
+#include "auth/tls.hpp"
 #include "util/log.hpp"
 #include "wire/protocol.hpp"
 
@@ -51,6 +52,24 @@ std::string read_secret_line() {
     line += c;
   }
   return line;
+}
+
+// After the secret, "tls N" and N bytes of TLS material (auth/tls.hpp), or
+// end of input when the job runs without TLS.
+std::string read_tls_bundle() {
+  const std::string header = read_secret_line();
+  if (!header.starts_with("tls ")) return {};
+  const size_t size = std::strtoul(header.c_str() + 4, nullptr, 10);
+  if (size == 0 || size > meshrun::kMaxTlsBundle) return {};
+  std::string bundle(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(STDIN_FILENO, bundle.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return {};
+    got += static_cast<size_t>(n);
+  }
+  return bundle;
 }
 
 void on_sigpipe(int) {}
@@ -109,6 +128,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     cfg.secret_hex = read_secret_line();
+    cfg.tls_bundle = read_tls_bundle();
     // Procs must not inherit the channel the secret came on.
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) {
