@@ -160,15 +160,20 @@ asio::awaitable<void> Connection::write_loop() {
     size_t bytes = 0;
     asio::error_code ec;
     if (tls_) {
-      // One buffer, so small frames share records instead of one each.
-      count = 0;
-      tls_->scratch.clear();
-      while (count < queue_.size() &&
-             (count == 0 || tls_->scratch.size() + queue_[count].size() <= kTlsCoalesce))
-        tls_->scratch += queue_[count++];
-      bytes = tls_->scratch.size();
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(tls_->stream, asio::buffer(tls_->scratch), kTuple);
+      // One buffer, so small frames share records instead of one each; a
+      // lone or large frame goes as it is.
+      count = 1;
+      bytes = queue_[0].size();
+      while (count < queue_.size() && bytes + queue_[count].size() <= kTlsCoalesce)
+        bytes += queue_[count++].size();
+      asio::const_buffer out = asio::buffer(queue_[0]);
+      if (count > 1) {
+        tls_->scratch.clear();
+        for (size_t i = 0; i < count; ++i)
+          tls_->scratch += queue_[i];
+        out = asio::buffer(tls_->scratch);
+      }
+      std::tie(ec, std::ignore) = co_await asio::async_write(tls_->stream, out, kTuple);
     } else {
       for (size_t i = 0; i < count; ++i) {
         bufs.emplace_back(asio::buffer(queue_[i]));
