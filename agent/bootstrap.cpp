@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <asio/ip/tcp.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 
 #include "agent/host_agent.hpp"
 #include "alloc/ssh_allocator.hpp"
+#include "auth/tls.hpp"
 #include "channel/address.hpp"
 #include "channel/listener.hpp"
 #include "util/log.hpp"
@@ -72,6 +75,18 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
     log::error("cannot read the job secret from stdin: " + secret.error().message);
     co_return 2;
   }
+  std::shared_ptr<TlsContext> tls;
+  if (!config.tls_bundle.empty()) {
+    auto material = TlsMaterial::from_bundle(config.tls_bundle);
+    OPENSSL_cleanse(config.tls_bundle.data(), config.tls_bundle.size());
+    auto ctx = material ? TlsContext::make(*material)
+                        : Result<std::shared_ptr<TlsContext>>(material.error());
+    if (!ctx) {
+      log::error("cannot use the job's TLS material from stdin: " + ctx.error().message);
+      co_return 2;
+    }
+    tls = *ctx;
+  }
   // Ranks of a remote job start where meshrun was started, when that
   // directory exists on this host too.
   if (const char* cwd = std::getenv("MESHRUN_CWD"); cwd && *cwd && ::chdir(cwd) != 0)
@@ -98,7 +113,7 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
       continue;
     }
     auto c = Connection::make(std::move(*socket), "launcher " + text);
-    auto ok = co_await c->authenticate_client(*secret, kHandshakeTimeout);
+    auto ok = co_await c->authenticate_client(*secret, kHandshakeTimeout, tls);
     if (!ok) {
       tried += "\n  " + text + ": " + ok.error().message;
       continue;
@@ -111,6 +126,8 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
     log::error("cannot reach the launcher at any of its addresses:" + tried);
     co_return 1;
   }
+  log::verbose(conn->tls() ? "connected to the launcher over " + conn->tls_version()
+                           : "connected to the launcher without TLS");
   if (!tried.empty())
     log::warn("reached the launcher at " + launcher.to_string() + " after:" + tried);
   if (const char* ack = std::getenv("MESHRUN_BOOTSTRAP_ACK"); ack && std::strcmp(ack, "1") == 0) {
@@ -155,7 +172,7 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
   }
   const auto& become = std::get<BecomeHost>(*msg);
   log::set_program("meshrun-agent[host " + std::to_string(become.host_rank) + "]");
-  HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, become,
+  HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, tls, become,
                   config.agent_path);
   co_return co_await agent.run();
 }

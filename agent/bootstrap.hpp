@@ -13,6 +13,7 @@ struct BootstrapConfig {
   std::string launcher_addresses;  // comma-separated, tried in order
   uint32_t host_index = 0;
   std::string secret_hex;  // read from stdin, never from argv or the environment
+  std::string tls_bundle;  // from stdin after the secret; empty: no TLS (auth/tls.hpp)
   std::string agent_path;  // this binary, for spawning procs
 };
 

@@ -34,11 +34,13 @@ bool in_slice(const std::vector<SliceDim>& slice, uint64_t rank) {
 
 HostAgent::HostAgent(asio::io_context& io, ConnectionPtr upstream,
                      std::unique_ptr<Listener> listener, const Secret& secret,
-                     const BecomeHost& config, std::string agent_path)
+                     std::shared_ptr<TlsContext> tls, const BecomeHost& config,
+                     std::string agent_path)
     : io_(io),
       upstream_(upstream),
       listener_(std::move(listener)),
       secret_(secret),
+      tls_(std::move(tls)),
       config_(config),
       procs_(io, upstream, std::move(agent_path), config.host_rank) {}
 
@@ -151,7 +153,7 @@ asio::awaitable<void> HostAgent::accept_peers() {
     asio::co_spawn(
         io_,
         [this, conn]() -> asio::awaitable<void> {
-          auto ok = co_await conn->authenticate_server(secret_, kPeerHandshakeTimeout);
+          auto ok = co_await conn->authenticate_server(secret_, kPeerHandshakeTimeout, tls_);
           if (!ok) {
             log::warn("refused a connection to this agent: " + ok.error().message);
             co_return;

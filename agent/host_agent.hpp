@@ -18,7 +18,8 @@ namespace meshrun {
 class HostAgent {
  public:
   HostAgent(asio::io_context& io, ConnectionPtr upstream, std::unique_ptr<Listener> listener,
-            const Secret& secret, const BecomeHost& config, std::string agent_path);
+            const Secret& secret, std::shared_ptr<TlsContext> tls, const BecomeHost& config,
+            std::string agent_path);
 
   // Serves until told to stop (exit 0) or until the launcher is lost (exit 1,
   // after stopping every proc).
@@ -34,6 +35,7 @@ class HostAgent {
   ConnectionPtr upstream_;
   std::unique_ptr<Listener> listener_;
   const Secret& secret_;
+  std::shared_ptr<TlsContext> tls_;  // for TCP peers; null: plain
   BecomeHost config_;
   ProcManager procs_;
   Millis grace_{5000};

@@ -15,6 +15,7 @@
 
 #include "agent/bootstrap.hpp"
 #include "agent/proc.hpp"
+#include "auth/tls.hpp"
 #include "util/log.hpp"
 #include "wire/protocol.hpp"
 
@@ -51,6 +52,26 @@ std::string read_secret_line() {
     line += c;
   }
   return line;
+}
+
+// After the secret, "tls N" and N bytes of TLS material (auth/tls.hpp), or
+// end of input when the job runs without TLS. False: the header came but
+// not the material.
+bool read_tls_bundle(std::string& bundle) {
+  const std::string header = read_secret_line();
+  if (header.empty()) return true;
+  if (!header.starts_with("tls ")) return false;
+  const size_t size = std::strtoul(header.c_str() + 4, nullptr, 10);
+  if (size == 0 || size > meshrun::kMaxTlsBundle) return false;
+  bundle.assign(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(STDIN_FILENO, bundle.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void on_sigpipe(int) {}
@@ -109,6 +130,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     cfg.secret_hex = read_secret_line();
+    if (!read_tls_bundle(cfg.tls_bundle)) {
+      meshrun::log::error("the job's TLS material on stdin is cut short or malformed");
+      return 2;
+    }
     // Procs must not inherit the channel the secret came on.
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) {

@@ -19,6 +19,7 @@
 
 #include "alloc/local_allocator.hpp"
 #include "auth/secret.hpp"
+#include "auth/tls.hpp"
 #include "mesh/client.hpp"
 #include "util/job_dir.hpp"
 
@@ -33,6 +34,8 @@ struct Options {
   uint32_t hosts = 4;
   uint32_t procs = 16;
   bool tcp = false;
+  bool tls = false;     // TLS 1.3 on the TCP connections (implies tcp)
+  size_t payload = 64;  // bytes per unicast and throughput message
   int casts = 300;      // samples for the whole-mesh cast
   int unicasts = 3000;  // samples for the one-actor round trip
   int oneway = 20000;   // messages for the throughput figure
@@ -76,6 +79,16 @@ class Bench {
     launch.bootstrap_addresses = client_.address().to_string();
     launch.secret_hex = secret_.to_hex();
     launch.agent_path = opt_.agent;
+    if (opt_.tls) {
+      const auto k0 = Clock::now();
+      auto material = make_job_tls("bench");
+      if (!material) co_return fail(material.error().message);
+      auto tls = TlsContext::make(*material);
+      if (!tls) co_return fail(tls.error().message);
+      client_.use_tls(*tls);
+      launch.tls_bundle = material->bundle();
+      emit("tls_material_ms", us_since(k0) / 1000.0);
+    }
     int status = co_await body(allocator, launch, t0);
     co_await client_.shutdown(Millis(2000), Millis(10000));
     co_return status;
@@ -115,7 +128,7 @@ class Bench {
     Slice one(procs->extent);
     if (auto ok = one.restrict("hosts", 0, 1); !ok) co_return fail(ok.error().message);
     if (auto ok = one.restrict("procs", 0, 1); !ok) co_return fail(ok.error().message);
-    const std::string payload(64, 'x');
+    const std::string payload(opt_.payload, 'x');
     samples.clear();
     for (int i = 0; i < opt_.unicasts + 100; ++i) {
       const auto c0 = Clock::now();
@@ -174,7 +187,7 @@ class Bench {
 int usage() {
   std::fprintf(stderr,
                "usage: mesh_bench --agent PATH --plugin PATH [--hosts H] [--procs P] [--tcp]\n"
-               "                  [--casts N] [--unicasts N] [--oneway N]\n");
+               "                  [--tls] [--casts N] [--unicasts N] [--oneway N] [--payload B]\n");
   return 2;
 }
 
@@ -186,8 +199,9 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
-    if (a == "--tcp") {
+    if (a == "--tcp" || a == "--tls") {
       opt.tcp = true;
+      opt.tls = opt.tls || a == "--tls";
       continue;
     }
     if (!(v = next())) return usage();
@@ -205,6 +219,8 @@ int main(int argc, char** argv) {
       opt.unicasts = std::atoi(v);
     else if (a == "--oneway")
       opt.oneway = std::atoi(v);
+    else if (a == "--payload")
+      opt.payload = static_cast<size_t>(std::atol(v));
     else
       return usage();
   }

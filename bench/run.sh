@@ -166,6 +166,7 @@ mb m64 --hosts 4 --procs 16
 mb m256 --hosts 16 --procs 16 --casts 200 --unicasts 500 --oneway 5000
 mb m1unix --hosts 1 --procs 1 --casts 100
 mb m1tcp --hosts 1 --procs 1 --casts 100 --tcp
+mb m1tls --hosts 1 --procs 1 --casts 100 --tls
 
 log "pingpong_raw x5"
 for _ in 1 2 3 4 5; do "$B/bench/pingpong_raw"; done >"$TMP/pp.out"
@@ -243,6 +244,10 @@ for t in ("unix", "tcp"):
         "%s (%s)" % (fmt("m1%s_unicast_p50_us" % t, "us", False), fmt("m1%s_unicast_p99_us" % t, "us", False)),
         "blocking C ping-pong 64 B, %s" % t, fmt("raw_%s_rtt_us" % t, "us"),
         ratio("m1%s_unicast_p50_us" % t, "raw_%s_rtt_us" % t), "≤ 1.5x raw")
+row("actor round trip Echo 64 B, launcher↔agent over TCP with TLS 1.3: p50 (p99)",
+    "%s (%s)" % (fmt("m1tls_unicast_p50_us", "us", False), fmt("m1tls_unicast_p99_us", "us", False)),
+    "the same over plain TCP (--no-tls)", fmt("m1tcp_unicast_p50_us", "us", False),
+    ratio("m1tls_unicast_p50_us", "m1tcp_unicast_p50_us"), "what TLS costs per message")
 def rate(key):
     v = get(key)
     return "n/a (%s)" % v[1] if v[0] == "NA" else "%.0f msg/s" % v[0]

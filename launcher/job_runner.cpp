@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -23,6 +25,7 @@
 #include "alloc/placement.hpp"
 #include "alloc/ssh_allocator.hpp"
 #include "auth/secret.hpp"
+#include "auth/tls.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
 #include "launcher/progress.hpp"
@@ -247,7 +250,6 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
     }
 }
 
-
 class Job {
  public:
   Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret,
@@ -316,6 +318,7 @@ class Job {
                      ", but tree launch is not implemented yet: starting every host directly");
     }
     launch.secret_hex = secret_.to_hex();
+    launch.tls_bundle = tls_bundle_;
     launch.agent_path = plan_.agent_path;
     if (log::enabled(log::Level::debug))
       launch.env.push_back("MESHRUN_VERBOSE=2");
@@ -327,6 +330,13 @@ class Job {
 
   ~Job() {
     if (stdin_) stdin_->stop();
+    OPENSSL_cleanse(tls_bundle_.data(), tls_bundle_.size());
+  }
+
+  // TCP between hosts runs TLS with this job's material from now on.
+  void use_tls(std::shared_ptr<TlsContext> tls, std::string bundle) {
+    client_.use_tls(std::move(tls));
+    tls_bundle_ = std::move(bundle);
   }
 
   void interrupt(int sig) {
@@ -502,6 +512,7 @@ class Job {
   OutputWriter output_;
   const Secret& secret_;
   std::string job_id_;
+  std::string tls_bundle_;  // what agents get after the secret; empty: no TLS
   std::shared_ptr<StdinReader> stdin_;
   bool timed_out_ = false;
   bool interrupted_ = false;
@@ -547,6 +558,29 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
   }
 
   Job job(io, spec, *plan, *secret, job_id);
+  if (plan->placement.remote() && options.no_tls) {
+    log::warn(
+        "--no-tls: TCP between hosts is plain; anyone on the network can read and alter "
+        "the job's traffic");
+  } else if (plan->placement.remote()) {
+    const auto t0 = Clock::now();
+    auto material = make_job_tls(job_id);
+    auto tls = material ? TlsContext::make(*material)
+                        : Result<std::shared_ptr<TlsContext>>(material.error());
+    if (!tls) {
+      log::error("cannot set up TLS (--no-tls runs without it): " + tls.error().message);
+      return kExitLaunchFailed;
+    }
+    job.use_tls(*tls, material->bundle());
+    log::verbose(
+        "TLS 1.3 between hosts, per-job CA made in " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
+            1000.0) +
+        " ms");
+  } else {
+    log::debug("local job: unix sockets in the 0700 job directory, no TLS needed");
+  }
   int status = kExitLaunchFailed;
   asio::signal_set interrupts(io, SIGINT, SIGTERM);
   std::function<void()> arm_interrupts = [&] {

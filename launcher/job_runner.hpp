@@ -9,6 +9,7 @@ namespace meshrun {
 
 struct RunOptions {
   bool dry_run = false;
+  bool no_tls = false;  // plain TCP between hosts
 };
 
 int run_job(const JobSpec& spec, const RunOptions& options);

@@ -42,5 +42,6 @@ int main(int argc, char** argv) {
   }
   meshrun::RunOptions options;
   options.dry_run = cli.dry_run;
+  options.no_tls = cli.no_tls;
   return meshrun::run_job(spec, options);
 }

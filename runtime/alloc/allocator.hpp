@@ -15,10 +15,12 @@ namespace meshrun {
 
 using Millis = std::chrono::milliseconds;
 
-// What every agent is told. The secret goes to the agent's stdin.
+// What every agent is told. The secret and the TLS material go to the
+// agent's stdin (encode_agent_stdin in auth/tls.hpp).
 struct AgentLaunch {
   std::string bootstrap_addresses;  // comma-separated, tried in order
   std::string secret_hex;
+  std::string tls_bundle;  // empty: TCP between hosts is plain (--no-tls)
   std::string agent_path;
   std::vector<std::string> env;  // "KEY=VALUE" for the agent
 };

@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cstring>
 
+#include "auth/tls.hpp"
 #include "process/spawn.hpp"
 #include "util/notifier.hpp"
 
@@ -35,7 +36,7 @@ Status LocalAllocator::start(const AgentLaunch& launch) {
   env.insert(env.end(), launch.env.begin(), launch.env.end());
   env.push_back("MESHRUN_BOOTSTRAP_ADDR=" + launch.bootstrap_addresses);
   env.push_back("MESHRUN_HOST_INDEX=");
-  const std::string secret_line = launch.secret_hex + "\n";
+  const std::string secret_line = encode_agent_stdin(launch.secret_hex, launch.tls_bundle);
 
   for (size_t i = 0; i < agents_.size(); ++i) {
     int in[2];
@@ -61,7 +62,7 @@ Status LocalAllocator::start(const AgentLaunch& launch) {
       return make_error(Errc::spawn, "cannot start the host agent " + launch.agent_path + ": " +
                                          spawned.error().message);
     }
-    // 65 bytes always fit in an empty pipe: this write cannot block.
+    // A few KiB at most always fit in an empty pipe: this write cannot block.
     [[maybe_unused]] auto n = ::write(in[1], secret_line.data(), secret_line.size());
     ::close(in[1]);
     agents_[i].child = std::make_unique<Child>(io_, *spawned);

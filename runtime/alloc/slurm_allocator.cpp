@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "alloc/hostlist.hpp"
+#include "auth/tls.hpp"
 #include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
 #include "util/log.hpp"
@@ -162,8 +163,8 @@ Status SlurmAllocator::start(const AgentLaunch& launch) {
       msg += " (the slurm launcher needs SLURM's srun in PATH; set MESHRUN_SRUN to its path)";
     return make_error(Errc::spawn, msg);
   }
-  const std::string secret_line = launch.secret_hex + "\n";
-  // 65 bytes always fit in an empty pipe: this write cannot block.
+  const std::string secret_line = encode_agent_stdin(launch.secret_hex, launch.tls_bundle);
+  // A few KiB always fit in an empty pipe: this write cannot block.
   [[maybe_unused]] auto n = ::write(in[1], secret_line.data(), secret_line.size());
   ::close(in[1]);
   child_ = std::make_unique<Child>(io_, *spawned);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "auth/tls.hpp"
 #include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
 #include "util/log.hpp"
@@ -228,9 +229,9 @@ void SshAllocator::start_host(size_t index) {
     fail_host(index, "cannot run ssh: " + spawned.error().message);
     return;
   }
-  // The secret travels on ssh's stdin, never in argv. 65 bytes always fit in
-  // an empty pipe, so this write cannot block.
-  const std::string secret_line = launch_.secret_hex + "\n";
+  // The secret and the TLS material travel on ssh's stdin, never in argv. A
+  // few KiB always fit in an empty pipe, so this write cannot block.
+  const std::string secret_line = encode_agent_stdin(launch_.secret_hex, launch_.tls_bundle);
   [[maybe_unused]] auto n = ::write(in[1], secret_line.data(), secret_line.size());
   close_fd(in[1]);
 

@@ -1,17 +1,21 @@
 #include "channel/connection.hpp"
 
+#include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <array>
+#include <tuple>
 #include <vector>
 
 #include "auth/handshake.hpp"
+#include "auth/tls.hpp"
 
 namespace meshrun {
 namespace {
@@ -19,7 +23,23 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uint32_t kHandshakeMaxFrame = 64;
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxGather = 64;
+// TLS writes one buffer per record: frames are copied into one up to this size.
+constexpr size_t kTlsCoalesce = 256 * 1024;
+
+bool is_closed_error(const asio::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
+         ec == asio::ssl::error::stream_truncated;
+}
 }  // namespace
+
+struct Connection::Tls {
+  Tls(Socket& s, std::shared_ptr<TlsContext> c)
+      : context(std::move(c)), stream(s, context->native()) {}
+  std::shared_ptr<TlsContext> context;  // outlives the stream
+  asio::ssl::stream<Socket&> stream;
+  std::string scratch;
+};
 
 std::shared_ptr<Connection> Connection::make(Socket socket, std::string peer) {
   return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(peer)));
@@ -38,7 +58,12 @@ Connection::Connection(Socket socket, std::string peer)
     asio::error_code ec;
     socket_.non_blocking(true, ec);  // send_payload's fast path must never block
   }
-  if (socket_.is_open() && socket_.local_endpoint().protocol().family() != AF_UNIX) {
+  if (socket_.is_open()) {
+    asio::error_code ec;
+    auto ep = socket_.local_endpoint(ec);
+    tcp_ = !ec && ep.protocol().family() != AF_UNIX;
+  }
+  if (tcp_) {
     asio::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   }
@@ -46,6 +71,11 @@ Connection::Connection(Socket socket, std::string peer)
 }
 
 Connection::~Connection() = default;
+
+std::string Connection::tls_version() const {
+  if (!tls_) return {};
+  return SSL_get_version(const_cast<asio::ssl::stream<Socket&>&>(tls_->stream).native_handle());
+}
 
 void Connection::close() {
   closed_ = true;
@@ -71,11 +101,12 @@ asio::awaitable<Result<std::string>> Connection::read() {
     }
     if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
     char* buf = decoder_.prepare(kReadChunk);
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf, kReadChunk), kTuple);
+    auto [ec, n] =
+        tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, kReadChunk), kTuple)
+             : co_await socket_.async_read_some(asio::buffer(buf, kReadChunk), kTuple);
     if (ec) {
       close();
-      if (ec == asio::error::eof || ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+      if (is_closed_error(ec))
         co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
       co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
     }
@@ -88,7 +119,7 @@ void Connection::send_payload(std::string_view payload) {
   char header[kFrameHeaderSize];
   put_u32_be(header, static_cast<uint32_t>(payload.size()));
   size_t sent = 0;
-  if (!writing_ && queue_.empty()) {
+  if (!writing_ && queue_.empty() && !tls_) {
     // Fast path: an idle socket usually takes the whole frame at once, which
     // saves a coroutine and a trip through the scheduler per message.
     const std::array<asio::const_buffer, 2> bufs{asio::buffer(header, kFrameHeaderSize),
@@ -127,11 +158,29 @@ asio::awaitable<void> Connection::write_loop() {
     bufs.clear();
     size_t count = std::min(queue_.size(), kMaxGather);
     size_t bytes = 0;
-    for (size_t i = 0; i < count; ++i) {
-      bufs.emplace_back(asio::buffer(queue_[i]));
-      bytes += queue_[i].size();
+    asio::error_code ec;
+    if (tls_) {
+      // One buffer, so small frames share records instead of one each; a
+      // lone or large frame goes as it is.
+      count = 1;
+      bytes = queue_[0].size();
+      while (count < queue_.size() && bytes + queue_[count].size() <= kTlsCoalesce)
+        bytes += queue_[count++].size();
+      asio::const_buffer out = asio::buffer(queue_[0]);
+      if (count > 1) {
+        tls_->scratch.clear();
+        for (size_t i = 0; i < count; ++i)
+          tls_->scratch += queue_[i];
+        out = asio::buffer(tls_->scratch);
+      }
+      std::tie(ec, std::ignore) = co_await asio::async_write(tls_->stream, out, kTuple);
+    } else {
+      for (size_t i = 0; i < count; ++i) {
+        bufs.emplace_back(asio::buffer(queue_[i]));
+        bytes += queue_[i].size();
+      }
+      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, bufs, kTuple);
     }
-    auto [ec, n] = co_await asio::async_write(socket_, bufs, kTuple);
     if (ec || closed_) {
       close();
       break;
@@ -161,7 +210,23 @@ asio::awaitable<Result<std::string>> Connection::read_with_deadline(asio::steady
   co_return r;
 }
 
-asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Millis timeout) {
+asio::awaitable<Status> Connection::start_tls(std::shared_ptr<TlsContext> tls, bool server,
+                                              asio::steady_timer& timer) {
+  auto t = std::make_unique<Tls>(socket_, std::move(tls));
+  auto [ec] = co_await t->stream.async_handshake(
+      server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client, kTuple);
+  if (ec) {
+    if (timer.expiry() <= asio::steady_timer::clock_type::now())
+      co_return make_error(Errc::timeout, "TLS handshake with " + peer_ + " timed out");
+    co_return make_error(Errc::auth, "TLS handshake with " + peer_ + " failed (" + ec.message() +
+                                         "): is it another job, or run with --no-tls?");
+  }
+  tls_ = std::move(t);
+  co_return Status{};
+}
+
+asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Millis timeout,
+                                                        std::shared_ptr<TlsContext> tls) {
   auto self = shared_from_this();
   asio::steady_timer timer(socket_.get_executor(), timeout);
   timer.async_wait([self](asio::error_code ec) {
@@ -174,6 +239,8 @@ asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Mi
     decoder_.set_max_frame(kDefaultMaxFrame);
     return s;
   };
+  if (tls && tcp_)
+    if (auto ok = co_await start_tls(std::move(tls), false, timer); !ok) co_return finish(ok);
   auto mine = make_nonce();
   if (!mine) co_return finish(mine.error());
   send_payload(encode_greeting(*mine));
@@ -197,7 +264,8 @@ asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Mi
   co_return finish({});
 }
 
-asio::awaitable<Status> Connection::authenticate_server(const Secret& secret, Millis timeout) {
+asio::awaitable<Status> Connection::authenticate_server(const Secret& secret, Millis timeout,
+                                                        std::shared_ptr<TlsContext> tls) {
   auto self = shared_from_this();
   asio::steady_timer timer(socket_.get_executor(), timeout);
   timer.async_wait([self](asio::error_code ec) {
@@ -210,6 +278,8 @@ asio::awaitable<Status> Connection::authenticate_server(const Secret& secret, Mi
     decoder_.set_max_frame(kDefaultMaxFrame);
     return s;
   };
+  if (tls && tcp_)
+    if (auto ok = co_await start_tls(std::move(tls), true, timer); !ok) co_return finish(ok);
   auto hello = co_await read_with_deadline(timer);
   if (!hello) co_return finish(hello.error());
   auto theirs = decode_greeting(*hello);

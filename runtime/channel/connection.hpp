@@ -1,6 +1,7 @@
 // A framed, authenticated, full-duplex connection over a stream socket (unix
 // or TCP). One reader: the owner co_awaits read(). Writes are queued and sent
 // by one writer coroutine that gathers queued frames into a single write.
+// Given a TlsContext, a TCP connection runs TLS 1.3 under the framing.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -22,6 +23,8 @@ namespace meshrun {
 using Millis = std::chrono::milliseconds;
 using Socket = asio::generic::stream_protocol::socket;
 
+class TlsContext;
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static std::shared_ptr<Connection> make(Socket socket, std::string peer);
@@ -32,8 +35,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The handshake of auth/handshake.hpp, bounded by `timeout`. Until it
   // succeeds, frames are capped at a few bytes so an unauthenticated peer
   // cannot make us allocate. On failure the socket is closed.
-  asio::awaitable<Status> authenticate_client(const Secret& secret, Millis timeout);
-  asio::awaitable<Status> authenticate_server(const Secret& secret, Millis timeout);
+  // With `tls` on a TCP socket, a TLS 1.3 handshake (each side verifying the
+  // other against the job CA) comes first, within the same deadline; unix
+  // sockets stay plain whatever `tls` says.
+  asio::awaitable<Status> authenticate_client(const Secret& secret, Millis timeout,
+                                              std::shared_ptr<TlsContext> tls = nullptr);
+  asio::awaitable<Status> authenticate_server(const Secret& secret, Millis timeout,
+                                              std::shared_ptr<TlsContext> tls = nullptr);
+  bool tls() const { return tls_ != nullptr; }
+  std::string tls_version() const;  // "TLSv1.3", or empty when plain
 
   // The next frame's payload; an error when the peer closed or broke the framing.
   asio::awaitable<Result<std::string>> read();
@@ -59,8 +69,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Socket socket, std::string peer);
   asio::awaitable<void> write_loop();
   asio::awaitable<Result<std::string>> read_with_deadline(asio::steady_timer& timer);
+  asio::awaitable<Status> start_tls(std::shared_ptr<TlsContext> tls, bool server,
+                                    asio::steady_timer& timer);
+  struct Tls;
 
   Socket socket_;
+  std::unique_ptr<Tls> tls_;  // set once the TLS handshake succeeded
+  bool tcp_ = false;
   std::string peer_;
   FrameDecoder decoder_;
   std::deque<std::string> queue_;

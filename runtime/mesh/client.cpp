@@ -82,7 +82,7 @@ asio::awaitable<void> MeshClient::accept_loop() {
 
 // Authenticate, then read AgentHello: only then is a connection a host.
 asio::awaitable<void> MeshClient::greet(ConnectionPtr conn) {
-  auto ok = co_await conn->authenticate_server(secret_, kHandshakeTimeout);
+  auto ok = co_await conn->authenticate_server(secret_, kHandshakeTimeout, tls_);
   if (!ok) {
     log::verbose("refused a connection: " + ok.error().message);
     co_return;

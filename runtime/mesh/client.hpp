@@ -68,6 +68,8 @@ class MeshClient {
   std::optional<int> lowest_failed_status() const;
   // Goes to the agents (BecomeHost) and names the job's PMI KVS.
   void set_job_id(std::string id) { job_id_ = std::move(id); }
+  // Agents dialling over TCP must then speak TLS with the job's material.
+  void use_tls(std::shared_ptr<TlsContext> tls) { tls_ = std::move(tls); }
   // Stop every host's procs (stop, SIGTERM after grace, SIGKILL), then let
   // the agents exit; hosts that do not answer within `timeout` are given up.
   asio::awaitable<void> shutdown(Millis grace, Millis timeout);
@@ -99,6 +101,7 @@ class MeshClient {
 
   asio::io_context& io_;
   const Secret& secret_;
+  std::shared_ptr<TlsContext> tls_;
   Millis heartbeat_timeout_;
   std::unique_ptr<Listener> listener_;
   Allocator* allocator_ = nullptr;

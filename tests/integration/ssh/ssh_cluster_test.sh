@@ -164,8 +164,22 @@ EOF
     for r in 0 1 2 3; do
         grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
     done
+    grep -q "TLS 1.3 between hosts" "$work/err" || fail "meshrun -v does not say TLS is on"
     [ "$failures" -eq 0 ] && pass "actor lifecycle on 4 hosts"
     expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+    ;;
+
+notls)
+    # --no-tls: the same job over plain TCP, and the log says so.
+    out=$("$MESHRUN" --no-tls -H h1,h2,h3 --ssh-command "$SSH" -- hostname 2>"$work/err")
+    rc=$?
+    sed 's/^/  | /' "$work/err"
+    [ "$rc" -eq 0 ] || fail "--no-tls job exited $rc"
+    [ "$(printf '%s\n' "$out" | sort | tr '\n' ' ')" = "h1 h2 h3 " ] ||
+        fail "--no-tls output '$out'"
+    grep -q -- "--no-tls: TCP between hosts is plain" "$work/err" || fail "no --no-tls warning"
+    grep -q "TLS 1.3" "$work/err" && fail "TLS claimed on with --no-tls"
+    [ "$failures" -eq 0 ] && pass "--no-tls job on 3 hosts, warned"
     ;;
 
 command)
@@ -282,20 +296,26 @@ launcherkilled)
 
 bench)
     # Time from launch to all agents ready (meshrun -v), median of 5 runs.
-    summary=
-    for n in 1 4 8; do
-        hosts=$(IFS=,; echo "${HOSTS[*]:0:$n}")
-        times=()
-        for _ in 1 2 3 4 5; do
-            "$MESHRUN" -v -H "$hosts" --ssh-command "$SSH" -- true >/dev/null 2>"$work/err" ||
-                { fail "bench $n hosts failed"; sed 's/^/  | /' "$work/err"; break; }
-            times+=("$(sed -n 's/.*hosts ready after \([0-9.]*\) ms.*/\1/p' "$work/err")")
+    # With TLS (the default) and with --no-tls.
+    for tls in tls no-tls; do
+        summary=
+        flag=
+        [ "$tls" = no-tls ] && flag=--no-tls
+        for n in 1 4 8; do
+            hosts=$(IFS=,; echo "${HOSTS[*]:0:$n}")
+            times=()
+            for _ in 1 2 3 4 5; do
+                "$MESHRUN" -v $flag -H "$hosts" --ssh-command "$SSH" -- true >/dev/null \
+                    2>"$work/err" ||
+                    { fail "bench $n hosts failed"; sed 's/^/  | /' "$work/err"; break; }
+                times+=("$(sed -n 's/.*hosts ready after \([0-9.]*\) ms.*/\1/p' "$work/err")")
+            done
+            median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+            echo "$tls hosts=$n ready ms: ${times[*]} (median $median)"
+            summary+=" $n:$median"
         done
-        median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
-        echo "hosts=$n ready ms: ${times[*]} (median $median)"
-        summary+=" $n:$median"
+        echo "BENCH ssh start medians, $tls (hosts:ms):$summary"
     done
-    echo "BENCH ssh start medians (hosts:ms):$summary"
     ;;
 
 *)
