@@ -3,7 +3,7 @@
 # Run under tests/cluster/with-cluster.sh, which exports MESHRUN_TEST_* (hosts,
 # ssh config, cluster dir). MESHRUN is the meshrun binary.
 # Cases: actors command bind nosshd badkey agentpath unreachable agentkilled
-#        launcherkilled bench
+#        launcherkilled bench tree
 set -u
 
 : "${MESHRUN:?set MESHRUN to the meshrun binary}"
@@ -278,6 +278,69 @@ launcherkilled)
     t0=$(now_ms)
     expect_nothing_left 4000 "${HOSTS[@]:0:4}" &&
         pass "launcher SIGKILLed: everything gone after $(($(now_ms) - t0)) ms"
+    ;;
+
+tree)
+    # 16 hosts with the tree threshold lowered to 4: the launcher starts h1,
+    # h5, h9 and h13; each of those starts the next 3 hosts.
+    all=$(IFS=,; echo "${HOSTS[*]:0:16}")
+    cat >"$work/job.toml" <<EOF
+[job]
+name = "ssh-tree"
+[hosts]
+launcher = "ssh"
+list = ["h[1-16]"]
+tree_threshold = 4
+[hosts.ssh]
+command = "$SSH"
+[procs]
+extent = { procs = 1 }
+[actors]
+plugin = "testactors"
+type = "TestActor"
+[cast]
+message = "GetActorId"
+EOF
+    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    cat "$work/out"
+    sed 's/^/  | /' "$work/err"
+    [ "$rc" -eq 0 ] || fail "tree actor job exited $rc"
+    grep -q "16 of 16 actors replied" "$work/out" || fail "not 16 replies"
+    for r in $(seq 0 15); do
+        grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
+    done
+    grep -q "tree launch: 16 hosts" "$work/err" || fail "meshrun -v does not show a tree launch"
+    [ "$failures" -eq 0 ] && pass "actor lifecycle on 16 hosts as a tree"
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
+    # Command mode: every rank on its own host, through the tree.
+    "$MESHRUN" -v -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+        -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo $MESHRUN_RANK $(hostname)' \
+        >"$work/out" 2>"$work/err"
+    rc=$?
+    [ "$rc" -eq 0 ] || { fail "tree command job: exit $rc"; sed 's/^/  | /' "$work/err"; }
+    [ "$(wc -l <"$work/out")" -eq 16 ] || fail "tree command: $(wc -l <"$work/out") lines, not 16"
+    for r in $(seq 0 15); do
+        line=$(grep "^$r " "$work/out")
+        [ "$line" = "$r ${HOSTS[$r]}" ] || fail "tree command: rank $r said '$line'"
+    done
+    grep -q "tree launch: 16 hosts" "$work/err" || fail "tree command: no tree launch in -v"
+    [ "$failures" -eq 0 ] && pass "command mode on 16 hosts as a tree"
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
+    # A child that cannot start is named by the launcher (its parent reports it).
+    run_fail tree-child 15000 125 "nosshd" "failed to start" -- \
+        -x MESHRUN_TEST_MARK="$MARK" --ssh-command "$SSH" --tree-threshold 4 \
+        -H "h1,nosshd,h2,h3,h4" -n 5 -- sleep 60
+    expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+
+    # Tree against flat: the phase times of meshrun -v.
+    for t in 4 32; do
+        "$MESHRUN" -v -H "$all" --tree-threshold $t --ssh-command "$SSH" -- true \
+            >/dev/null 2>"$work/err" || fail "timing run (threshold $t) failed"
+        echo "threshold $t: $(grep -E ' after [0-9.]+ ms' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
+    done
     ;;
 
 bench)
