@@ -264,8 +264,8 @@ asio::awaitable<void> HostAgent::serve_child(ConnectionPtr conn, uint32_t rank) 
   for (;;) {
     auto frame = co_await conn->read();
     if (!frame) {
-      report_child(rank, "lost its connection to its parent host " +
-                             std::to_string(config_.host_rank) + ": " + frame.error().message);
+      report_child(rank, "its connection to its parent, host " + std::to_string(config_.host_rank) +
+                             ", ended: " + frame.error().message);
       conn->close();
       children_changed_.notify();
       co_return;

@@ -3,7 +3,7 @@
 # Run under tests/cluster/with-cluster.sh, which exports MESHRUN_TEST_* (hosts,
 # ssh config, cluster dir). MESHRUN is the meshrun binary.
 # Cases: actors command bind nosshd badkey agentpath unreachable agentkilled
-#        launcherkilled bench tree
+#        launcherkilled bench tree treekilled
 set -u
 
 : "${MESHRUN:?set MESHRUN to the meshrun binary}"
@@ -341,6 +341,56 @@ EOF
             >/dev/null 2>"$work/err" || fail "timing run (threshold $t) failed"
         echo "threshold $t: $(grep -E ' after [0-9.]+ ms' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
     done
+    ;;
+
+treekilled)
+    # Tree of 16 (threshold 4): SIGKILL a child's agent (h2), then a
+    # first-level agent (h5, parent of h6-h8): each time the job fails naming
+    # the killed host and nothing is left anywhere. Then SIGKILL meshrun:
+    # every host, children included, is clean within the lifeline timeout.
+    all=$(IFS=,; echo "${HOSTS[*]:0:16}")
+    for victim in h2 h5; do
+        "$MESHRUN" -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+            -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo ready; exec sleep 60' \
+            >"$work/out" 2>"$work/err" </dev/null &
+        bg=$!
+        wait_for "$work/out" ready 16 20000 || fail "$victim: the ranks did not start"
+        agent=
+        for p in $("$CLUSTER" pids "$CDIR" "$victim"); do
+            [ "$(readlink "/proc/$p/exe")" = "$AGENT" ] &&
+                grep -qz '^bootstrap$' "/proc/$p/cmdline" && agent=$p
+        done
+        if [ -z "$agent" ]; then
+            fail "no agent found on $victim"
+            kill -KILL "$bg"
+            wait "$bg"
+            bg=
+        else
+            t0=$(now_ms)
+            kill -KILL "$agent"
+            wait "$bg"
+            rc=$?
+            bg=
+            ms=$(($(now_ms) - t0))
+            sed 's/^/  | /' "$work/err"
+            [ "$rc" -ne 0 ] || fail "$victim killed: the job succeeded"
+            grep -q "($victim)" "$work/err" || fail "the error does not name $victim"
+            [ "$ms" -le 10000 ] || fail "$victim killed: the job took $ms ms to fail"
+            [ "$failures" -eq 0 ] && pass "agent killed on $victim: failed after $ms ms naming it (exit $rc)"
+        fi
+        expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+    done
+    "$MESHRUN" --heartbeat-timeout 3s -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+        -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo ready; exec sleep 60' \
+        >"$work/out" 2>"$work/err" </dev/null &
+    bg=$!
+    wait_for "$work/out" ready 16 20000 || fail "the ranks did not start"
+    kill -KILL "$bg"
+    wait "$bg" 2>/dev/null
+    bg=
+    t0=$(now_ms)
+    expect_nothing_left 4000 "${HOSTS[@]:0:16}" &&
+        pass "launcher SIGKILLed: the whole tree gone after $(($(now_ms) - t0)) ms"
     ;;
 
 bench)
