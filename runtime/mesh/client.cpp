@@ -206,12 +206,6 @@ bool MeshClient::is_child(uint32_t parent, uint32_t host) const {
   return false;
 }
 
-bool MeshClient::subtree_meets(uint32_t host, uint64_t begin, uint64_t end) const {
-  for (const auto& h : hosts_)
-    if ((h.rank == host || h.via == host) && h.rank >= begin && h.rank < end) return true;
-  return false;
-}
-
 void MeshClient::handle(uint32_t host, Message&& msg) {
   std::visit(
       [&](auto& m) {
@@ -538,14 +532,14 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
   // procs is in the slice. Casts follow the tree: a first-level host passes
   // it on to its children.
   const int host_dim = slice.extent().find("hosts");
-  for (auto& host : hosts_) {
-    if (host.via) continue;
-    if (host_dim >= 0) {
-      const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
-      if (!subtree_meets(host.rank, r.begin, r.end)) continue;
-    }
-    send_to(host.rank, frame);
+  std::vector<bool> wanted(hosts_.size(), host_dim < 0);
+  if (host_dim >= 0) {
+    const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
+    for (auto& host : hosts_)
+      if (host.rank >= r.begin && host.rank < r.end) wanted[host.via.value_or(host.rank)] = true;
   }
+  for (auto& host : hosts_)
+    if (!host.via && wanted[host.rank]) send_to(host.rank, frame);
   const bool ok = co_await changed_.wait_until(
       [&] { return failed() || replies.size() >= expected; }, Clock::now() + timeout);
   std::vector<Reply> got = std::move(replies);

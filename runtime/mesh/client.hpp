@@ -101,8 +101,6 @@ class MeshClient {
     send_to(host, encode(msg));
   }
   bool is_child(uint32_t parent, uint32_t host) const;
-  // Whether `host` or a host routed through it is in [begin, end).
-  bool subtree_meets(uint32_t host, uint64_t begin, uint64_t end) const;
   void on_proc_status(ProcStatus&& st);
   void on_pmi_barrier(uint32_t host, PmiBarrierIn&& in);
   std::string master_addr() const;

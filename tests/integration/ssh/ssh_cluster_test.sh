@@ -314,6 +314,18 @@ EOF
     [ "$failures" -eq 0 ] && pass "actor lifecycle on 16 hosts as a tree"
     expect_nothing_left 5000 "${HOSTS[@]:0:16}"
 
+    # A cast to hosts 5 and 6 only: both children of host 4, which is not in
+    # the slice itself but carries the cast down.
+    { cat "$work/job.toml"; echo 'slice = { hosts = "5..7" }'; } >"$work/slice.toml"
+    "$MESHRUN" "$work/slice.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    [ "$rc" -eq 0 ] || { fail "sliced tree cast exited $rc"; sed 's/^/  | /' "$work/err"; }
+    grep -q "2 of 2 actors replied" "$work/out" || fail "sliced cast: not 2 replies"
+    [ "$(grep -c '^  rank ' "$work/out")" -eq 2 ] && grep -q "rank 5: p0\[5\]\.a0" "$work/out" &&
+        grep -q "rank 6: p0\[6\]\.a0" "$work/out" && pass "a sliced cast reaches children only" ||
+        { fail "sliced cast replies:"; cat "$work/out"; }
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
     # Command mode: every rank on its own host, through the tree.
     "$MESHRUN" -v -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
         -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo $MESHRUN_RANK $(hostname)' \
@@ -385,6 +397,7 @@ treekilled)
         >"$work/out" 2>"$work/err" </dev/null &
     bg=$!
     wait_for "$work/out" ready 16 20000 || fail "the ranks did not start"
+    check_no_secret_in_argv
     kill -KILL "$bg"
     wait "$bg" 2>/dev/null
     bg=
