@@ -1,6 +1,8 @@
 // Host mode: what a bootstrap process becomes after the trampoline. It obeys
-// only its launcher's connection (and authenticated peers of its own job),
-// runs the proc manager, and routes casts to its procs and replies upward.
+// only its launcher's connection, runs the proc manager, and routes casts to
+// its procs and replies upward. In a tree launch a first-level host also
+// starts its share of hosts, which dial its listener with the job's secret;
+// it relays their traffic (Routed) and passes casts and StopProcs down.
 #pragma once
 
 #include <asio/awaitable.hpp>
