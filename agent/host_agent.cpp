@@ -42,7 +42,11 @@ HostAgent::HostAgent(asio::io_context& io, ConnectionPtr upstream,
       secret_(secret),
       tls_(std::move(tls)),
       config_(config),
-      procs_(io, upstream, std::move(agent_path), config.host_rank) {}
+      procs_(io, upstream, std::move(agent_path), config.host_rank),
+      children_changed_(io.get_executor()) {
+  for (const auto& h : config_.subtree.hosts)
+    children_[h.rank] = ChildHost{};
+}
 
 asio::awaitable<int> HostAgent::run() {
   // A signal to the agent stops its procs the same way a lost launcher does.
@@ -55,15 +59,21 @@ asio::awaitable<int> HostAgent::run() {
   upstream_->send(HostReady{config_.host_rank});
   asio::co_spawn(io_, heartbeat(), asio::detached);
   if (listener_) asio::co_spawn(io_, accept_peers(), asio::detached);
+  start_subtree();
   const bool stop_requested = co_await serve(upstream_);
   if (listener_) listener_->close();
   if (!stop_requested) {
     log::warn("lost the launcher; stopping " + std::to_string(procs_.live()) + " procs");
     stopping_ = true;
+    // Children notice their lost upstream and stop their own procs.
+    for (auto& [rank, c] : children_)
+      if (c.conn) c.conn->close();
     co_await procs_.stop_all(std::min(grace_, Millis(2000)));
+    if (subtree_) co_await subtree_->reap(Millis(3000));
     co_return 1;
   }
   signals.cancel();
+  if (subtree_) co_await subtree_->reap(Millis(5000));
   co_return 0;
 }
 
@@ -85,6 +95,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
         break;
       case MsgType::cast:
         dispatch_cast(*frame);
+        to_children(*frame);
         break;
       case MsgType::spawn_actors:
         procs_.forward(*frame, [](uint32_t) { return true; });
@@ -96,14 +107,22 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
           conn->close();
           co_return false;
         }
-        if (auto* create = std::get_if<CreateProcs>(&*msg)) {
+        if (auto* routed = std::get_if<Routed>(&*msg)) {
+          auto it = children_.find(routed->host_rank);
+          if (conn == upstream_ && it != children_.end() && it->second.conn)
+            it->second.conn->send_payload(routed->payload);
+        } else if (auto* create = std::get_if<CreateProcs>(&*msg)) {
           procs_.create(*create);
         } else if (auto* sig = std::get_if<SignalProcs>(&*msg)) {
           procs_.signal_all(sig->signal);
         } else if (auto* stop = std::get_if<StopProcs>(&*msg)) {
           stopping_ = true;
           grace_ = Millis(stop->grace_ms);
+          to_children(*frame);
           co_await procs_.stop_all(grace_);
+          // The launcher waits for every host; a parent that left first
+          // would cut its children's reports off.
+          co_await wait_children_stopped(2 * grace_ + Millis(5000));
           upstream_->send(HostStopped{config_.host_rank});
           co_await upstream_->flush();
           if (stop->exit_after) co_return true;
@@ -142,6 +161,14 @@ asio::awaitable<void> HostAgent::heartbeat() {
       co_return;
     }
     if (now - upstream_->last_send() >= period) upstream_->send(Heartbeat{});
+    for (auto& [rank, c] : children_) {
+      if (!c.conn || !c.conn->is_open()) continue;
+      if (now - c.conn->last_receive() > timeout) {
+        c.conn->close();  // serve_child reports it
+        continue;
+      }
+      if (now - c.conn->last_send() >= period) c.conn->send(Heartbeat{});
+    }
   }
 }
 
@@ -158,10 +185,111 @@ asio::awaitable<void> HostAgent::accept_peers() {
             log::warn("refused a connection to this agent: " + ok.error().message);
             co_return;
           }
-          co_await serve(conn);
+          // The first message tells a child of this host's subtree from a peer.
+          asio::steady_timer timer(io_, kPeerHandshakeTimeout);
+          timer.async_wait([conn](asio::error_code ec) {
+            if (!ec) conn->close();
+          });
+          auto frame = co_await conn->read();
+          timer.cancel();
+          if (!frame) co_return;
+          auto msg = decode(*frame);
+          if (!msg || !std::holds_alternative<AgentHello>(*msg)) {
+            log::warn("a peer sent something other than a hello; dropped");
+            conn->close();
+            co_return;
+          }
+          const uint32_t rank = std::get<AgentHello>(*msg).host_index;
+          auto it = children_.find(rank);
+          if (it == children_.end() || it->second.conn || stopping_) {
+            log::warn("host " + std::to_string(rank) +
+                      " dialed in, but it is not a child of this host or already here");
+            conn->close();
+            co_return;
+          }
+          it->second.conn = conn;
+          conn->set_peer("host " + std::to_string(rank));
+          upstream_->send(Routed{rank, *frame});
+          co_await serve_child(conn, rank);
         },
         asio::detached);
   }
+}
+
+void HostAgent::start_subtree() {
+  if (children_.empty()) return;
+  const auto& t = config_.subtree;
+  if (!listener_) {
+    for (const auto& h : t.hosts)
+      report_child(h.rank, "its parent host " + std::to_string(config_.host_rank) +
+                               " has no listener to start it with");
+    return;
+  }
+  subtree_ = std::make_unique<SshAllocator>(io_, subtree_hosts(t), subtree_options(t));
+  AgentLaunch launch;
+  launch.bootstrap_addresses = listener_->local_address().to_string();
+  launch.secret_hex = secret_.to_hex();
+  launch.agent_path = t.agent_path;
+  launch.env = t.env;
+  subtree_->on_change([this] { report_child_failures(); });
+  log::verbose("starting " + std::to_string(t.hosts.size()) + " child hosts (" +
+               std::to_string(t.hosts.front().rank) + "-" + std::to_string(t.hosts.back().rank) +
+               "), dialing back to " + launch.bootstrap_addresses);
+  if (auto st = subtree_->start(launch); !st) {
+    for (const auto& h : t.hosts)
+      report_child(h.rank, st.error().message);
+    return;
+  }
+  std::fill(launch.secret_hex.begin(), launch.secret_hex.end(), '\0');
+}
+
+void HostAgent::report_child_failures() {
+  const auto& t = config_.subtree;
+  for (size_t i = 0; i < t.hosts.size(); ++i)
+    if (auto why = subtree_->failure(i)) report_child(t.hosts[i].rank, *why);
+}
+
+void HostAgent::report_child(uint32_t rank, const std::string& why) {
+  auto& c = children_[rank];
+  if (c.reported || c.stopped || stopping_) return;
+  c.reported = true;
+  upstream_->send(HostFailed{rank, why});
+  children_changed_.notify();
+}
+
+void HostAgent::to_children(const std::string& payload) {
+  for (auto& [rank, c] : children_)
+    if (c.conn && c.conn->is_open()) c.conn->send_payload(payload);
+}
+
+asio::awaitable<void> HostAgent::serve_child(ConnectionPtr conn, uint32_t rank) {
+  for (;;) {
+    auto frame = co_await conn->read();
+    if (!frame) {
+      report_child(rank, "its connection to its parent, host " + std::to_string(config_.host_rank) +
+                             ", ended: " + frame.error().message);
+      conn->close();
+      children_changed_.notify();
+      co_return;
+    }
+    auto type = peek_type(*frame);
+    if (type && *type == MsgType::heartbeat) continue;
+    if (type && *type == MsgType::host_stopped) {
+      children_[rank].stopped = true;
+      children_changed_.notify();
+    }
+    upstream_->send(Routed{rank, std::move(*frame)});
+  }
+}
+
+asio::awaitable<void> HostAgent::wait_children_stopped(Millis timeout) {
+  co_await children_changed_.wait_until(
+      [this] {
+        for (const auto& [rank, c] : children_)
+          if (c.conn && c.conn->is_open() && !c.stopped) return false;
+        return true;
+      },
+      std::chrono::steady_clock::now() + timeout);
 }
 
 }  // namespace meshrun

@@ -312,10 +312,6 @@ class Job {
       if (spec_.procs.cwd.empty() && ::getcwd(cwd, sizeof cwd))
         launch.env.push_back(std::string("MESHRUN_CWD=") + cwd);
       log::debug("agents dial back to " + launch.bootstrap_addresses);
-      if (plan_.hosts > spec_.hosts.tree_threshold)
-        log::verbose(std::to_string(plan_.hosts) + " hosts is above the tree threshold " +
-                     std::to_string(spec_.hosts.tree_threshold) +
-                     ", but tree launch is not implemented yet: starting every host directly");
     }
     launch.secret_hex = secret_.to_hex();
     launch.tls_bundle = tls_bundle_;
@@ -370,6 +366,8 @@ class Job {
     if (plan_.placement.launcher == LauncherKind::ssh) {
       const uint32_t cap = std::max(1u, spec_.hosts.max_parallel);
       start_timeout = start_timeout * ((plan_.hosts + cap - 1) / cap) + Millis(2000);
+      // A tree starts in two waves: the first level, then their children.
+      if (plan_.hosts > spec_.hosts.tree_threshold) start_timeout *= 2;
     }
     auto hosts = co_await client_.allocate(allocator, launch, start_timeout);
     if (!hosts) {

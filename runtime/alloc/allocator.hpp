@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "util/result.hpp"
+#include "wire/messages.hpp"
 
 namespace meshrun {
 
@@ -39,6 +40,9 @@ class Allocator {
   // Why host `index` failed before it connected (its agent or ssh exited),
   // if it did.
   virtual std::optional<std::string> failure(size_t index) const = 0;
+  // Tree launch: the hosts that host `index`'s agent starts itself (empty for
+  // a host the allocator started, or will, and for allocators without trees).
+  virtual Subtree subtree(size_t /*index*/) const { return {}; }
   // Called whenever an agent process ends.
   void on_change(std::function<void()> fn) { changed_ = std::move(fn); }
   // Completes when every agent process it started is gone, SIGKILLing what

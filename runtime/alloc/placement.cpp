@@ -1,8 +1,8 @@
 #include "alloc/placement.hpp"
 
 #include "alloc/local_allocator.hpp"
-#include "alloc/ssh_allocator.hpp"
 #include "alloc/slurm_allocator.hpp"
+#include "alloc/ssh_allocator.hpp"
 
 namespace meshrun {
 
@@ -169,7 +169,8 @@ std::unique_ptr<Allocator> make_allocator(asio::io_context& io, const Placement&
     case LauncherKind::ssh:
       return std::make_unique<SshAllocator>(
           io, placement.hosts,
-          SshAllocatorOptions{spec.hosts.ssh, spec.hosts.max_parallel, spec.hosts.start_timeout});
+          SshAllocatorOptions{spec.hosts.ssh, spec.hosts.max_parallel, spec.hosts.start_timeout, 10,
+                              spec.hosts.tree_threshold, 0});
     case LauncherKind::slurm: {
       std::vector<std::string> nodes;
       for (const auto& h : placement.hosts)

@@ -134,12 +134,49 @@ Result<std::vector<std::string>> ssh_argv(const SshSpec& ssh, const HostEntry& h
   return argv;
 }
 
+std::vector<HostBlock> tree_blocks(size_t hosts, uint32_t threshold) {
+  std::vector<HostBlock> blocks;
+  size_t n = hosts;  // blocks
+  if (threshold != 0 && hosts > threshold) {
+    n = 1;
+    while (n * n < hosts)
+      ++n;
+  }
+  for (size_t b = 0, begin = 0; b < n; ++b) {
+    const size_t size = hosts / n + (b < hosts % n ? 1 : 0);
+    blocks.push_back({begin, begin + size});
+    begin += size;
+  }
+  return blocks;
+}
+
+SshAllocatorOptions subtree_options(const Subtree& t) {
+  SshAllocatorOptions o;
+  o.ssh.command = t.ssh_command;
+  o.ssh.user = t.ssh_user;
+  o.ssh.port = static_cast<uint16_t>(t.ssh_port);
+  o.ssh.identity_file = t.identity_file;
+  o.ssh.options = t.ssh_options;
+  o.max_parallel = t.max_parallel;
+  o.start_timeout = Millis(t.start_timeout_ms);
+  o.first_rank = t.hosts.empty() ? 0 : t.hosts.front().rank;
+  return o;
+}
+
+std::vector<HostEntry> subtree_hosts(const Subtree& t) {
+  std::vector<HostEntry> out;
+  for (const auto& h : t.hosts)
+    out.push_back({h.user, h.name, h.slots});
+  return out;
+}
+
 SshAllocator::SshAllocator(asio::io_context& io, std::vector<HostEntry> hosts,
                            SshAllocatorOptions options)
     : io_(io),
       entries_(std::move(hosts)),
       options_(std::move(options)),
       hosts_(entries_.size()),
+      blocks_(tree_blocks(entries_.size(), options_.tree_threshold)),
       alive_(std::make_shared<bool>(true)) {
   for (auto& h : hosts_)
     h = std::make_shared<Host>(io.get_executor());
@@ -179,7 +216,13 @@ Status SshAllocator::start(const AgentLaunch& launch) {
   if (find_in_path(words->front(), path ? path : "").empty())
     return make_error(Errc::spawn, "cannot run the ssh client '" + words->front() +
                                        "': not found (see --ssh-command)");
-  if (hosts_.size() > options_.max_parallel)
+  if (blocks_.size() < hosts_.size())
+    log::verbose("tree launch: " + std::to_string(hosts_.size()) +
+                 " hosts is above the threshold " + std::to_string(options_.tree_threshold) +
+                 "; starting " + std::to_string(blocks_.size()) +
+                 " first-level hosts, each starting the rest of " + "its block (at most " +
+                 std::to_string(blocks_.front().end - 1) + ")");
+  else if (hosts_.size() > options_.max_parallel)
     log::verbose("starting " + std::to_string(hosts_.size()) + " hosts, at most " +
                  std::to_string(options_.max_parallel) + " ssh starts at a time");
   start_more();
@@ -187,8 +230,8 @@ Status SshAllocator::start(const AgentLaunch& launch) {
 }
 
 void SshAllocator::start_more() {
-  while (!stopping_ && next_ < hosts_.size() && in_flight() < options_.max_parallel)
-    start_host(next_++);
+  while (!stopping_ && next_ < blocks_.size() && in_flight() < options_.max_parallel)
+    start_host(blocks_[next_++].begin);
 }
 
 void SshAllocator::start_host(size_t index) {
@@ -199,7 +242,7 @@ void SshAllocator::start_host(size_t index) {
     fail_host(index, argv.error().message);
     return;
   }
-  argv->push_back(ssh_remote_command(launch_, index));
+  argv->push_back(ssh_remote_command(launch_, options_.first_rank + index));
 
   int in[2] = {-1, -1}, out[2] = {-1, -1};
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
@@ -328,6 +371,27 @@ asio::awaitable<void> SshAllocator::watch(std::shared_ptr<Host> h, std::shared_p
 
 std::optional<std::string> SshAllocator::failure(size_t index) const {
   return hosts_[index]->failure;
+}
+
+Subtree SshAllocator::subtree(size_t index) const {
+  Subtree t;
+  for (const auto& b : blocks_) {
+    if (b.begin != index) continue;
+    for (size_t i = b.begin + 1; i < b.end; ++i)
+      t.hosts.push_back({static_cast<uint32_t>(options_.first_rank + i), entries_[i].user,
+                         entries_[i].name, entries_[i].slots});
+  }
+  if (t.hosts.empty()) return t;
+  t.ssh_command = options_.ssh.command;
+  t.ssh_user = options_.ssh.user;
+  t.ssh_port = options_.ssh.port;
+  t.identity_file = options_.ssh.identity_file;
+  t.ssh_options = options_.ssh.options;
+  t.max_parallel = options_.max_parallel;
+  t.start_timeout_ms = static_cast<uint32_t>(options_.start_timeout.count());
+  t.agent_path = launch_.agent_path;
+  t.env = launch_.env;
+  return t;
 }
 
 void SshAllocator::kill_all() {

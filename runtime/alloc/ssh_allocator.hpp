@@ -42,12 +42,30 @@ std::string ssh_remote_command(const AgentLaunch& launch, size_t host_index);
 // identity, user, -o options, then the host.
 Result<std::vector<std::string>> ssh_argv(const SshSpec& ssh, const HostEntry& host);
 
+// Tree launch. Above `threshold` hosts the launcher starts ceil(sqrt(H))
+// first-level hosts and each of those starts the rest of its block: H is cut
+// into that many contiguous blocks of near-equal size, and a block's first
+// host is its parent. So the launcher and every parent run about sqrt(H)
+// ssh starts (1024 hosts: 32 + 31). At or below the threshold every block is
+// one host: the flat launch. Returns [begin, end) per block.
+struct HostBlock {
+  size_t begin = 0;
+  size_t end = 0;
+};
+std::vector<HostBlock> tree_blocks(size_t hosts, uint32_t threshold);
+
 struct SshAllocatorOptions {
   SshSpec ssh;
   uint32_t max_parallel = 64;   // ssh starts in flight at once
   Millis start_timeout{10000};  // per host, from its ssh start to its agent dialing in
   size_t tail_lines = 10;       // of ssh's stderr, shown when a host fails
+  uint32_t tree_threshold = 0;  // 0: never a tree
+  uint32_t first_rank = 0;      // the job-wide rank of hosts[0] (MESHRUN_HOST_INDEX)
 };
+
+// The options and hosts a first-level agent starts its share with.
+SshAllocatorOptions subtree_options(const Subtree& t);
+std::vector<HostEntry> subtree_hosts(const Subtree& t);
 
 class SshAllocator : public Allocator {
  public:
@@ -61,6 +79,7 @@ class SshAllocator : public Allocator {
   std::optional<std::string> failure(size_t index) const override;
   asio::awaitable<void> reap(Millis deadline) override;
   void kill_all() override;
+  Subtree subtree(size_t index) const override;
 
  private:
   struct Host {
@@ -92,7 +111,8 @@ class SshAllocator : public Allocator {
   SshAllocatorOptions options_;
   std::vector<std::shared_ptr<Host>> hosts_;
   AgentLaunch launch_;
-  size_t next_ = 0;  // the next host to start
+  std::vector<HostBlock> blocks_;
+  size_t next_ = 0;  // the next block whose first host to start
   bool stopping_ = false;
   std::shared_ptr<bool> alive_;
 };

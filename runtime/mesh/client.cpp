@@ -131,10 +131,33 @@ asio::awaitable<void> MeshClient::serve_host(uint32_t rank) {
         fail({"host " + std::to_string(rank) + " (" + host.name +
                   ") was lost: " + frame.error().message,
               1});
+      // Its children are unreachable now; their lifeline stops them.
+      for (auto& h : hosts_)
+        if (h.via == rank) h.lost = true;
       changed_.notify();
       co_return;
     }
     auto msg = decode(*frame);
+    if (msg && std::holds_alternative<Routed>(*msg)) {
+      auto& routed = std::get<Routed>(*msg);
+      const uint32_t from = routed.host_rank;
+      msg = decode(routed.payload);
+      if (msg && std::holds_alternative<AgentHello>(*msg)) {
+        greet_routed(rank, std::move(std::get<AgentHello>(*msg)));
+        continue;
+      }
+      if (from >= hosts_.size() || hosts_[from].via != rank) {
+        fail({"host " + std::to_string(rank) + " routed a message for host " +
+                  std::to_string(from) + ", which is not its child",
+              1});
+        conn->close();
+        co_return;
+      }
+      if (msg) {
+        handle(from, std::move(*msg));
+        continue;
+      }
+    }
     if (!msg) {
       fail({"host " + std::to_string(rank) + " sent a bad message: " + msg.error().message, 1});
       conn->close();
@@ -142,6 +165,45 @@ asio::awaitable<void> MeshClient::serve_host(uint32_t rank) {
     }
     handle(rank, std::move(*msg));
   }
+}
+
+void MeshClient::greet_routed(uint32_t parent, AgentHello&& hello) {
+  const uint32_t i = hello.host_index;
+  if (i >= hosts_.size() || hosts_[i].conn) {
+    log::warn("host " + std::to_string(parent) + " routed a hello from host " + std::to_string(i) +
+              ", which is out of range or taken; ignored");
+    return;
+  }
+  if (!is_child(parent, i)) {
+    log::warn("host " + std::to_string(parent) + " routed a hello from host " + std::to_string(i) +
+              ", which is not in its share; ignored");
+    return;
+  }
+  auto& host = hosts_[i];
+  host.conn = hosts_[parent].conn;
+  host.via = parent;
+  host.hostname = hello.hostname;
+  host.address = hello.address;
+  host.pid = hello.pid;
+  log::debug("host " + std::to_string(i) + " connected through host " + std::to_string(parent) +
+             " from " + hello.hostname + ", listening on " + hello.address);
+  changed_.notify();
+}
+
+void MeshClient::send_to(uint32_t host, const std::string& payload) {
+  auto& h = hosts_[host];
+  if (!h.conn || !h.conn->is_open()) return;
+  if (h.via)
+    h.conn->send(Routed{host, payload});
+  else
+    h.conn->send_payload(payload);
+}
+
+bool MeshClient::is_child(uint32_t parent, uint32_t host) const {
+  if (!allocator_ || host >= hosts_.size()) return false;
+  for (const auto& h : allocator_->subtree(parent).hosts)
+    if (h.rank == host) return true;
+  return false;
 }
 
 void MeshClient::handle(uint32_t host, Message&& msg) {
@@ -186,6 +248,17 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
         } else if constexpr (std::is_same_v<M, PortReserved>) {
           reserved_port_ = m.port;
           changed_.notify();
+        } else if constexpr (std::is_same_v<M, HostFailed>) {
+          if (is_child(host, m.host_rank)) {
+            auto& h = hosts_[m.host_rank];
+            const bool started = h.ready;
+            h.lost = true;
+            if (!h.stopped && !shutting_down_)
+              fail({"host " + std::to_string(h.rank) + " (" + h.name + ") " +
+                        (started ? "was lost: " : "failed to start: ") + m.why,
+                    started ? 1 : 125});
+            changed_.notify();
+          }
         } else if constexpr (std::is_same_v<M, Heartbeat>) {
         } else {
           log::warn("unexpected message from host " + std::to_string(host));
@@ -236,7 +309,7 @@ asio::awaitable<void> MeshClient::heartbeat() {
     if (closed_ || shutting_down_) co_return;
     const auto now = Clock::now();
     for (auto& h : hosts_) {
-      if (!h.conn || !h.conn->is_open()) continue;
+      if (!h.conn || !h.conn->is_open() || h.via) continue;
       if (now - h.conn->last_receive() > heartbeat_timeout_) {
         fail({"host " + std::to_string(h.rank) + " (" + h.name + ") has been silent for " +
                   ms(heartbeat_timeout_) + "; it is considered lost",
@@ -292,7 +365,8 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
         for (size_t i = 0; i < n; ++i)
           if (hosts_[i].conn && !sent[i]) {
             become.host_rank = static_cast<uint32_t>(i);
-            hosts_[i].conn->send(become);
+            become.subtree = allocator.subtree(i);
+            send_to(static_cast<uint32_t>(i), become);
             sent[i] = true;
           }
         ready = all([](const Host& h) { return h.ready; });
@@ -352,7 +426,7 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
         continue;
       }
       reserved_port_.reset();
-      hosts_[0].conn->send(ReservePort{});
+      send_to(0, ReservePort{});
       co_await changed_.wait_until([&] { return failed() || reserved_port_.has_value(); },
                                    deadline);
       if (failed()) co_return make_error(Errc::failed, failure_->message);
@@ -368,7 +442,7 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
       const uint32_t rank = host.rank * mesh.per_host + l;
       request.procs.push_back({rank, l, name + "_" + std::to_string(rank)});
     }
-    host.conn->send(request);
+    send_to(host.rank, request);
   }
   size_t running = 0;
   const bool ok = co_await changed_.wait_until(
@@ -402,7 +476,7 @@ asio::awaitable<Result<ActorMesh>> MeshClient::spawn_actors(const ProcMesh& proc
   statuses.clear();
   const std::string payload = encode(request);
   for (auto& host : hosts_)
-    host.conn->send_payload(payload);
+    send_to(host.rank, payload);
   const auto deadline = Clock::now() + timeout;
   const bool ok = co_await changed_.wait_until(
       [&] {
@@ -455,15 +529,17 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
   auto& replies = port.replies;
   const std::string frame = encode(cast);
   // Hosts are the outermost dimension: a host gets the cast when any of its
-  // procs is in the slice.
+  // procs is in the slice. Casts follow the tree: a first-level host passes
+  // it on to its children.
   const int host_dim = slice.extent().find("hosts");
-  for (auto& host : hosts_) {
-    if (host_dim >= 0) {
-      const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
-      if (host.rank < r.begin || host.rank >= r.end) continue;
-    }
-    host.conn->send_payload(frame);
+  std::vector<bool> wanted(hosts_.size(), host_dim < 0);
+  if (host_dim >= 0) {
+    const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
+    for (auto& host : hosts_)
+      if (host.rank >= r.begin && host.rank < r.end) wanted[host.via.value_or(host.rank)] = true;
   }
+  for (auto& host : hosts_)
+    if (!host.via && wanted[host.rank]) send_to(host.rank, frame);
   const bool ok = co_await changed_.wait_until(
       [&] { return failed() || replies.size() >= expected; }, Clock::now() + timeout);
   std::vector<Reply> got = std::move(replies);
@@ -550,7 +626,7 @@ void MeshClient::on_pmi_barrier(uint32_t host, PmiBarrierIn&& in) {
   out.kvs = std::move(pmi_kvs_);
   const std::string frame = encode(out);
   for (auto& h : hosts_)
-    if (h.conn && h.conn->is_open()) h.conn->send_payload(frame);
+    send_to(h.rank, frame);
   pmi_kvs_.clear();
   pmi_in_.assign(hosts_.size(), false);
   pmi_count_ = 0;
@@ -571,20 +647,22 @@ std::string MeshClient::master_addr() const {
 
 void MeshClient::signal_procs(int sig) {
   for (auto& h : hosts_)
-    if (h.conn && h.conn->is_open()) h.conn->send(SignalProcs{sig});
+    send_to(h.rank, SignalProcs{sig});
 }
 
 void MeshClient::send_input(uint32_t rank, const std::string& data) {
   const uint32_t h = proc_mesh_.host_of(rank);
-  if (h < hosts_.size() && hosts_[h].conn) hosts_[h].conn->send(Input{rank, data});
+  if (h < hosts_.size()) send_to(h, Input{rank, data});
 }
 
 asio::awaitable<void> MeshClient::shutdown(Millis grace, Millis timeout) {
   shutting_down_ = true;
   StopProcs stop;
   stop.grace_ms = static_cast<uint32_t>(grace.count());
+  // Teardown follows the tree: a first-level host stops its children and
+  // reports its own stop after theirs.
   for (auto& h : hosts_)
-    if (h.conn && h.conn->is_open()) h.conn->send(stop);
+    if (!h.via) send_to(h.rank, stop);
   // Each host needs up to two graces (stop, then SIGTERM) before SIGKILL.
   const auto deadline = Clock::now() + 2 * grace + timeout;
   co_await changed_.wait_until(

@@ -94,6 +94,15 @@ class MeshClient {
   asio::awaitable<void> serve_host(uint32_t rank);
   asio::awaitable<void> heartbeat();
   void handle(uint32_t host, Message&& msg);
+  // A child's AgentHello, routed up by its first-level host `parent`.
+  void greet_routed(uint32_t parent, AgentHello&& hello);
+  // Directly, or wrapped in Routed through the host's parent.
+  void send_to(uint32_t host, const std::string& payload);
+  template <class M>
+  void send_to(uint32_t host, const M& msg) {
+    send_to(host, encode(msg));
+  }
+  bool is_child(uint32_t parent, uint32_t host) const;
   void on_proc_status(ProcStatus&& st);
   void on_pmi_barrier(uint32_t host, PmiBarrierIn&& in);
   std::string master_addr() const;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,9 @@ struct Host {
   std::string hostname;  // as the agent reported it
   std::string address;   // where the agent listens
   uint32_t pid = 0;
-  ConnectionPtr conn;
-  bool ready = false;  // trampolined into a host agent
+  ConnectionPtr conn;           // for a routed host: its parent's
+  std::optional<uint32_t> via;  // tree launch: reached through this first-level host
+  bool ready = false;           // trampolined into a host agent
   bool stopped = false;
   bool lost = false;
 };

@@ -87,6 +87,10 @@ std::string_view type_name(MsgType type) {
       return "ReservePort";
     case MsgType::port_reserved:
       return "PortReserved";
+    case MsgType::routed:
+      return "Routed";
+    case MsgType::host_failed:
+      return "HostFailed";
   }
   return "Unknown";
 }

@@ -34,6 +34,8 @@ enum class MsgType : uint16_t {
   pmi_abort_rank = 18,
   reserve_port = 19,
   port_reserved = 20,
+  routed = 21,
+  host_failed = 22,
 };
 
 // Both directions, when nothing else was sent for a while.
@@ -58,6 +60,38 @@ struct AgentHello {
   }
 };
 
+// A host a first-level agent starts in a tree launch.
+struct SubtreeHost {
+  uint32_t rank = 0;
+  std::string user;
+  std::string name;
+  uint32_t slots = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(rank, user, name, slots);
+  }
+};
+
+// A first-level host's share of a tree launch: its children (contiguous
+// ranks) and how the launcher would have started them over ssh.
+struct Subtree {
+  std::vector<SubtreeHost> hosts;  // empty: start nobody
+  std::string ssh_command;
+  std::string ssh_user;
+  uint32_t ssh_port = 0;
+  std::string identity_file;
+  std::vector<std::string> ssh_options;
+  uint32_t max_parallel = 64;
+  uint32_t start_timeout_ms = 10000;
+  std::string agent_path;
+  std::vector<std::string> env;
+  template <class F>
+  bool fields(F& f) {
+    return f(hosts, ssh_command, ssh_user, ssh_port, identity_file, ssh_options, max_parallel,
+             start_timeout_ms, agent_path, env);
+  }
+};
+
 // Launcher -> agent: the trampoline. The bootstrap process becomes a host
 // agent with a proc manager.
 struct BecomeHost {
@@ -66,9 +100,10 @@ struct BecomeHost {
   uint32_t heartbeat_timeout_ms = 10000;
   uint32_t host_rank = 0;
   uint32_t num_hosts = 1;
+  Subtree subtree;
   template <class F>
   bool fields(F& f) {
-    return f(job_id, heartbeat_timeout_ms, host_rank, num_hosts);
+    return f(job_id, heartbeat_timeout_ms, host_rank, num_hosts, subtree);
   }
 };
 
@@ -309,10 +344,33 @@ struct PortReserved {
   }
 };
 
-using Message =
-    std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus, SpawnActors,
-                 ActorStatus, Cast, Reply, Output, StopProcs, HostStopped, SignalProcs, Input,
-                 PmiBarrierIn, PmiBarrierOut, PmiAbortRank, ReservePort, PortReserved>;
+// Tree launch: a message to or from host `host_rank`, carried by the
+// first-level host it hangs off (up: wrapped by that host; down: unwrapped by it).
+struct Routed {
+  static constexpr MsgType kType = MsgType::routed;
+  uint32_t host_rank = 0;
+  std::string payload;  // a whole encoded message
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank, payload);
+  }
+};
+
+// First-level host -> launcher: one of its children failed to start or was lost.
+struct HostFailed {
+  static constexpr MsgType kType = MsgType::host_failed;
+  uint32_t host_rank = 0;
+  std::string why;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank, why);
+  }
+};
+
+using Message = std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus,
+                             SpawnActors, ActorStatus, Cast, Reply, Output, StopProcs, HostStopped,
+                             SignalProcs, Input, PmiBarrierIn, PmiBarrierOut, PmiAbortRank,
+                             ReservePort, PortReserved, Routed, HostFailed>;
 
 template <class M>
 std::string encode(const M& msg) {

@@ -3,7 +3,7 @@
 # Run under tests/cluster/with-cluster.sh, which exports MESHRUN_TEST_* (hosts,
 # ssh config, cluster dir). MESHRUN is the meshrun binary.
 # Cases: actors command bind nosshd badkey agentpath unreachable agentkilled
-#        launcherkilled bench
+#        launcherkilled bench tree treekilled
 set -u
 
 : "${MESHRUN:?set MESHRUN to the meshrun binary}"
@@ -292,6 +292,132 @@ launcherkilled)
     t0=$(now_ms)
     expect_nothing_left 4000 "${HOSTS[@]:0:4}" &&
         pass "launcher SIGKILLed: everything gone after $(($(now_ms) - t0)) ms"
+    ;;
+
+tree)
+    # 16 hosts with the tree threshold lowered to 4: the launcher starts h1,
+    # h5, h9 and h13; each of those starts the next 3 hosts.
+    all=$(IFS=,; echo "${HOSTS[*]:0:16}")
+    cat >"$work/job.toml" <<EOF
+[job]
+name = "ssh-tree"
+[hosts]
+launcher = "ssh"
+list = ["h[1-16]"]
+tree_threshold = 4
+[hosts.ssh]
+command = "$SSH"
+[procs]
+extent = { procs = 1 }
+[actors]
+plugin = "testactors"
+type = "TestActor"
+[cast]
+message = "GetActorId"
+EOF
+    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    cat "$work/out"
+    sed 's/^/  | /' "$work/err"
+    [ "$rc" -eq 0 ] || fail "tree actor job exited $rc"
+    grep -q "16 of 16 actors replied" "$work/out" || fail "not 16 replies"
+    for r in $(seq 0 15); do
+        grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
+    done
+    grep -q "tree launch: 16 hosts" "$work/err" || fail "meshrun -v does not show a tree launch"
+    [ "$failures" -eq 0 ] && pass "actor lifecycle on 16 hosts as a tree"
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
+    # A cast to hosts 5 and 6 only: both children of host 4, which is not in
+    # the slice itself but carries the cast down.
+    { cat "$work/job.toml"; echo 'slice = { hosts = "5..7" }'; } >"$work/slice.toml"
+    "$MESHRUN" "$work/slice.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    [ "$rc" -eq 0 ] || { fail "sliced tree cast exited $rc"; sed 's/^/  | /' "$work/err"; }
+    grep -q "2 of 2 actors replied" "$work/out" || fail "sliced cast: not 2 replies"
+    [ "$(grep -c '^  rank ' "$work/out")" -eq 2 ] && grep -q "rank 5: p0\[5\]\.a0" "$work/out" &&
+        grep -q "rank 6: p0\[6\]\.a0" "$work/out" && pass "a sliced cast reaches children only" ||
+        { fail "sliced cast replies:"; cat "$work/out"; }
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
+    # Command mode: every rank on its own host, through the tree.
+    "$MESHRUN" -v -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+        -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo $MESHRUN_RANK $(hostname)' \
+        >"$work/out" 2>"$work/err"
+    rc=$?
+    [ "$rc" -eq 0 ] || { fail "tree command job: exit $rc"; sed 's/^/  | /' "$work/err"; }
+    [ "$(wc -l <"$work/out")" -eq 16 ] || fail "tree command: $(wc -l <"$work/out") lines, not 16"
+    for r in $(seq 0 15); do
+        line=$(grep "^$r " "$work/out")
+        [ "$line" = "$r ${HOSTS[$r]}" ] || fail "tree command: rank $r said '$line'"
+    done
+    grep -q "tree launch: 16 hosts" "$work/err" || fail "tree command: no tree launch in -v"
+    [ "$failures" -eq 0 ] && pass "command mode on 16 hosts as a tree"
+    expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+
+    # A child that cannot start is named by the launcher (its parent reports it).
+    run_fail tree-child 15000 125 "nosshd" "failed to start" -- \
+        -x MESHRUN_TEST_MARK="$MARK" --ssh-command "$SSH" --tree-threshold 4 \
+        -H "h1,nosshd,h2,h3,h4" -n 5 -- sleep 60
+    expect_nothing_left 5000 "${HOSTS[@]:0:4}"
+
+    # Tree against flat: the phase times of meshrun -v.
+    for t in 4 32; do
+        "$MESHRUN" -v -H "$all" --tree-threshold $t --ssh-command "$SSH" -- true \
+            >/dev/null 2>"$work/err" || fail "timing run (threshold $t) failed"
+        echo "threshold $t: $(grep -E ' after [0-9.]+ ms' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
+    done
+    ;;
+
+treekilled)
+    # Tree of 16 (threshold 4): SIGKILL a child's agent (h2), then a
+    # first-level agent (h5, parent of h6-h8): each time the job fails naming
+    # the killed host and nothing is left anywhere. Then SIGKILL meshrun:
+    # every host, children included, is clean within the lifeline timeout.
+    all=$(IFS=,; echo "${HOSTS[*]:0:16}")
+    for victim in h2 h5; do
+        "$MESHRUN" -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+            -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo ready; exec sleep 60' \
+            >"$work/out" 2>"$work/err" </dev/null &
+        bg=$!
+        wait_for "$work/out" ready 16 20000 || fail "$victim: the ranks did not start"
+        agent=
+        for p in $("$CLUSTER" pids "$CDIR" "$victim"); do
+            [ "$(readlink "/proc/$p/exe")" = "$AGENT" ] &&
+                grep -qz '^bootstrap$' "/proc/$p/cmdline" && agent=$p
+        done
+        if [ -z "$agent" ]; then
+            fail "no agent found on $victim"
+            kill -KILL "$bg"
+            wait "$bg"
+            bg=
+        else
+            t0=$(now_ms)
+            kill -KILL "$agent"
+            wait "$bg"
+            rc=$?
+            bg=
+            ms=$(($(now_ms) - t0))
+            sed 's/^/  | /' "$work/err"
+            [ "$rc" -ne 0 ] || fail "$victim killed: the job succeeded"
+            grep -q "($victim)" "$work/err" || fail "the error does not name $victim"
+            [ "$ms" -le 10000 ] || fail "$victim killed: the job took $ms ms to fail"
+            [ "$failures" -eq 0 ] && pass "agent killed on $victim: failed after $ms ms naming it (exit $rc)"
+        fi
+        expect_nothing_left 5000 "${HOSTS[@]:0:16}"
+    done
+    "$MESHRUN" --heartbeat-timeout 3s -H "$all" -n 16 --tree-threshold 4 --ssh-command "$SSH" \
+        -x MESHRUN_TEST_MARK="$MARK" -- sh -c 'echo ready; exec sleep 60' \
+        >"$work/out" 2>"$work/err" </dev/null &
+    bg=$!
+    wait_for "$work/out" ready 16 20000 || fail "the ranks did not start"
+    check_no_secret_in_argv
+    kill -KILL "$bg"
+    wait "$bg" 2>/dev/null
+    bg=
+    t0=$(now_ms)
+    expect_nothing_left 4000 "${HOSTS[@]:0:16}" &&
+        pass "launcher SIGKILLed: the whole tree gone after $(($(now_ms) - t0)) ms"
     ;;
 
 bench)

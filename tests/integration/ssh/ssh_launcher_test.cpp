@@ -110,3 +110,79 @@ TEST_CASE("ssh placement: hosts from the list, -N takes the first ones, slots ca
   REQUIRE_FALSE(empty);
   CHECK(empty.error().message.find("needs hosts") != std::string::npos);
 }
+
+TEST_CASE("tree_blocks: flat at or below the threshold, sqrt(H) contiguous blocks above") {
+  auto check_cover = [](const std::vector<HostBlock>& b, size_t hosts) {
+    size_t at = 0;
+    for (const auto& x : b) {
+      CHECK(x.begin == at);
+      CHECK(x.end > x.begin);
+      at = x.end;
+    }
+    CHECK(at == hosts);
+  };
+  // Flat: every host is its own block, the launcher starts all of them.
+  for (size_t h : {1, 4, 32}) {
+    auto b = tree_blocks(h, 32);
+    CHECK(b.size() == h);
+    check_cover(b, h);
+  }
+  CHECK(tree_blocks(100, 0).size() == 100);  // 0: never a tree
+  // 16 hosts, threshold 4: 4 parents (0, 4, 8, 12) with 3 children each.
+  auto b16 = tree_blocks(16, 4);
+  REQUIRE(b16.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(b16[i].begin == 4 * i);
+    CHECK(b16[i].end == 4 * i + 4);
+  }
+  // Uneven: sizes differ by at most one, the larger blocks first.
+  auto b33 = tree_blocks(33, 32);
+  REQUIRE(b33.size() == 6);
+  check_cover(b33, 33);
+  CHECK(b33.front().end - b33.front().begin == 6);
+  CHECK(b33.back().end - b33.back().begin == 5);
+  // 1024 hosts: 32 first-level hosts, each starting 31 more.
+  auto b1024 = tree_blocks(1024, 32);
+  CHECK(b1024.size() == 32);
+  check_cover(b1024, 1024);
+  for (const auto& x : b1024)
+    CHECK(x.end - x.begin == 32);
+  for (size_t h = 5; h < 300; ++h)
+    check_cover(tree_blocks(h, 4), h);
+}
+
+TEST_CASE("a subtree share gives the parent the launcher's ssh settings and job-wide ranks") {
+  Subtree t;
+  t.hosts = {{5, "alice", "node05", 2}, {6, "", "node06", 0}};
+  t.ssh_command = "ssh -F /cfg";
+  t.ssh_user = "bob";
+  t.ssh_port = 2222;
+  t.identity_file = "/key";
+  t.ssh_options = {"ConnectTimeout=3"};
+  t.max_parallel = 7;
+  t.start_timeout_ms = 4500;
+  auto o = subtree_options(t);
+  CHECK(o.ssh.command == "ssh -F /cfg");
+  CHECK(o.ssh.user == "bob");
+  CHECK(o.ssh.port == 2222);
+  CHECK(o.ssh.identity_file == "/key");
+  CHECK(o.ssh.options == std::vector<std::string>{"ConnectTimeout=3"});
+  CHECK(o.max_parallel == 7);
+  CHECK(o.start_timeout == Millis(4500));
+  CHECK(o.tree_threshold == 0);  // children never start further hosts
+  CHECK(o.first_rank == 5);      // MESHRUN_HOST_INDEX of the first child
+  auto hosts = subtree_hosts(t);
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].user == "alice");
+  CHECK(hosts[0].name == "node05");
+  CHECK(hosts[0].slots == 2);
+  CHECK(hosts[1].name == "node06");
+  auto argv = ssh_argv(o.ssh, hosts[0]);
+  REQUIRE(argv);
+  CHECK(argv->back() == "node05");
+  AgentLaunch launch;
+  launch.bootstrap_addresses = "tcp:10.0.0.5:4000";
+  launch.agent_path = "/opt/meshrun-agent";
+  CHECK(ssh_remote_command(launch, o.first_rank + 1).find("MESHRUN_HOST_INDEX=6") !=
+        std::string::npos);
+}

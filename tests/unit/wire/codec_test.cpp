@@ -73,7 +73,18 @@ AgentHello sample() {
 }
 template <>
 BecomeHost sample() {
-  return {"job-\xff-42", 2500, 3, 9};
+  Subtree t;
+  t.hosts = {{4, "me", "node04", 2}, {5, "", "node05", 0}};
+  t.ssh_command = "ssh -F 'a b'";
+  t.ssh_user = "u";
+  t.ssh_port = 2222;
+  t.identity_file = "/k";
+  t.ssh_options = {"StrictHostKeyChecking=no"};
+  t.max_parallel = 8;
+  t.start_timeout_ms = 3000;
+  t.agent_path = "/opt/meshrun-agent";
+  t.env = {"MESHRUN_CWD=/w"};
+  return {"job-\xff-42", 2500, 3, 9, t};
 }
 template <>
 HostReady sample() {
@@ -159,6 +170,14 @@ template <>
 PortReserved sample() {
   return {1, 29500};
 }
+template <>
+Routed sample() {
+  return {12, encode(HostReady{12})};
+}
+template <>
+HostFailed sample() {
+  return {13, "ssh exited (status 255) before the agent dialed in"};
+}
 
 template <class F, size_t... I>
 void for_each_message(F&& f, std::index_sequence<I...>) {
@@ -188,7 +207,8 @@ TEST_CASE("every message type round trips with every field intact", "[codec]") {
     const M original = sample<M>();
     const std::string name(type_name(M::kType));
     CAPTURE(name);
-    if (!std::is_same_v<M, Heartbeat> && !std::is_same_v<M, ReservePort>) REQUIRE(dump(original) != dump(M{}));
+    if (!std::is_same_v<M, Heartbeat> && !std::is_same_v<M, ReservePort>)
+      REQUIRE(dump(original) != dump(M{}));
     const std::string bytes = encode(original);
     auto type = peek_type(bytes);
     REQUIRE(type.ok());
