@@ -78,7 +78,6 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
   std::shared_ptr<TlsContext> tls;
   if (!config.tls_bundle.empty()) {
     auto material = TlsMaterial::from_bundle(config.tls_bundle);
-    OPENSSL_cleanse(config.tls_bundle.data(), config.tls_bundle.size());
     auto ctx = material ? TlsContext::make(*material)
                         : Result<std::shared_ptr<TlsContext>>(material.error());
     if (!ctx) {
@@ -172,8 +171,12 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
   }
   const auto& become = std::get<BecomeHost>(*msg);
   log::set_program("meshrun-agent[host " + std::to_string(become.host_rank) + "]");
-  HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, tls, become,
-                  config.agent_path);
+  // A first-level host of a tree hands the same TLS material to its children.
+  std::string bundle;
+  if (!become.subtree.hosts.empty()) bundle = config.tls_bundle;
+  OPENSSL_cleanse(config.tls_bundle.data(), config.tls_bundle.size());
+  HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, tls,
+                  std::move(bundle), become, config.agent_path);
   co_return co_await agent.run();
 }
 

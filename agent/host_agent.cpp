@@ -1,5 +1,7 @@
 #include "agent/host_agent.hpp"
 
+#include <openssl/crypto.h>
+
 #include <signal.h>
 
 #include <asio/co_spawn.hpp>
@@ -34,18 +36,23 @@ bool in_slice(const std::vector<SliceDim>& slice, uint64_t rank) {
 
 HostAgent::HostAgent(asio::io_context& io, ConnectionPtr upstream,
                      std::unique_ptr<Listener> listener, const Secret& secret,
-                     std::shared_ptr<TlsContext> tls, const BecomeHost& config,
-                     std::string agent_path)
+                     std::shared_ptr<TlsContext> tls, std::string tls_bundle,
+                     const BecomeHost& config, std::string agent_path)
     : io_(io),
       upstream_(upstream),
       listener_(std::move(listener)),
       secret_(secret),
       tls_(std::move(tls)),
+      tls_bundle_(std::move(tls_bundle)),
       config_(config),
       procs_(io, upstream, std::move(agent_path), config.host_rank),
       children_changed_(io.get_executor()) {
   for (const auto& h : config_.subtree.hosts)
     children_[h.rank] = ChildHost{};
+}
+
+HostAgent::~HostAgent() {
+  OPENSSL_cleanse(tls_bundle_.data(), tls_bundle_.size());
 }
 
 asio::awaitable<int> HostAgent::run() {
@@ -229,6 +236,7 @@ void HostAgent::start_subtree() {
   AgentLaunch launch;
   launch.bootstrap_addresses = listener_->local_address().to_string();
   launch.secret_hex = secret_.to_hex();
+  launch.tls_bundle = tls_bundle_;
   launch.agent_path = t.agent_path;
   launch.env = t.env;
   subtree_->on_change([this] { report_child_failures(); });
@@ -241,6 +249,7 @@ void HostAgent::start_subtree() {
     return;
   }
   std::fill(launch.secret_hex.begin(), launch.secret_hex.end(), '\0');
+  OPENSSL_cleanse(launch.tls_bundle.data(), launch.tls_bundle.size());
 }
 
 void HostAgent::report_child_failures() {

@@ -23,8 +23,9 @@ namespace meshrun {
 class HostAgent {
  public:
   HostAgent(asio::io_context& io, ConnectionPtr upstream, std::unique_ptr<Listener> listener,
-            const Secret& secret, std::shared_ptr<TlsContext> tls, const BecomeHost& config,
-            std::string agent_path);
+            const Secret& secret, std::shared_ptr<TlsContext> tls, std::string tls_bundle,
+            const BecomeHost& config, std::string agent_path);
+  ~HostAgent();
 
   // Serves until told to stop (exit 0) or until the launcher is lost (exit 1,
   // after stopping every proc).
@@ -55,6 +56,7 @@ class HostAgent {
   std::unique_ptr<Listener> listener_;
   const Secret& secret_;
   std::shared_ptr<TlsContext> tls_;  // for TCP peers; null: plain
+  std::string tls_bundle_;           // for children of a tree launch; wiped when done
   BecomeHost config_;
   ProcManager procs_;
   Millis grace_{5000};
