@@ -22,7 +22,8 @@ static double now_us(void) {
 static int full(int fd, char* buf, int write_side) {
   int done = 0;
   while (done < kSize) {
-    ssize_t n = write_side ? write(fd, buf + done, kSize - done) : read(fd, buf + done, kSize - done);
+    ssize_t n =
+        write_side ? write(fd, buf + done, kSize - done) : read(fd, buf + done, kSize - done);
     if (n <= 0) return -1;
     done += (int)n;
   }

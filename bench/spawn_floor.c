@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  for (int i = 0; i < n; ++i) wait(NULL);
+  for (int i = 0; i < n; ++i)
+    wait(NULL);
   return 0;
 }

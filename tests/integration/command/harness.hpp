@@ -50,7 +50,8 @@ class Meshrun {
 
  private:
   bool pump(int timeout_ms);
-  bool wait_for(const std::string& stream, const std::string& needle, size_t n, Seconds timeout);  // false once meshrun exited and its pipes are drained
+  bool wait_for(const std::string& stream, const std::string& needle, size_t n,
+                Seconds timeout);  // false once meshrun exited and its pipes are drained
 
   Options options_;
   std::string marker_;

@@ -151,7 +151,8 @@ TEST_CASE("more than the allocation is a clear usage error", "[slurm][placement]
   CHECK(contains(hosts.error().message, "has 2 nodes"));
 }
 
-TEST_CASE("forcing the slurm launcher outside an allocation says how to get one", "[slurm][placement]") {
+TEST_CASE("forcing the slurm launcher outside an allocation says how to get one",
+          "[slurm][placement]") {
   FakeAllocation::clear();
   JobSpec spec = command_job();
   spec.hosts.launcher = LauncherKind::slurm;
