@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -42,9 +44,22 @@ Result<std::unique_ptr<Listener>> Listener::listen(asio::io_context& io, const A
 }
 
 asio::awaitable<Result<Socket>> Listener::accept() {
-  auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
-  if (ec) co_return make_error(Errc::io, "accept on " + local_.to_string() + ": " + ec.message());
-  co_return std::move(socket);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+    if (!ec) co_return std::move(socket);
+    // Out of descriptors or memory (a flood of connections), or a peer that
+    // gave up before we took it: the listener itself is fine, so keep
+    // serving after a short pause instead of going deaf for good.
+    const bool transient = ec == asio::error::no_descriptors ||
+                           ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+                           ec == asio::error::connection_aborted || ec.value() == ENFILE;
+    if (!transient || !acceptor_.is_open())
+      co_return make_error(Errc::io, "accept on " + local_.to_string() + ": " + ec.message());
+    asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
+    co_await pause.async_wait(kTuple);
+    if (!acceptor_.is_open())
+      co_return make_error(Errc::closed, "listener on " + local_.to_string() + " closed");
+  }
 }
 
 asio::awaitable<Result<Socket>> connect_to(asio::io_context& io, const Address& address,
