@@ -1,5 +1,8 @@
 // Real sockets on one io_context: listener, connect, handshake, framed traffic.
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -414,4 +417,61 @@ TEST_CASE("closing a unix listener removes its socket file", "[listener]") {
   REQUIRE(std::filesystem::exists(path));
   l->close();
   REQUIRE_FALSE(std::filesystem::exists(path));
+}
+
+// A free function, not a capturing lambda: a coroutine lambda's captures die
+// with the lambda object, before the coroutine runs.
+asio::awaitable<void> accept_all(Listener& l, size_t n, std::vector<Socket>& accepted,
+                                 bool& failed) {
+  while (accepted.size() < n) {
+    auto s = co_await l.accept();
+    if (!s) {
+      failed = true;
+      co_return;
+    }
+    accepted.push_back(std::move(*s));
+  }
+}
+
+TEST_CASE("a listener out of descriptors keeps accepting once some are free", "[listener]") {
+  Runner r;
+  auto l = listen_on(r.io, "tcp:127.0.0.1:0");
+  auto ep = l->local_address().endpoint();
+  REQUIRE(ep.ok());
+  // Client sockets first: once the limit is low only the accepting side runs short.
+  constexpr int kClients = 6;
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    clients.push_back(fd);
+  }
+  std::vector<Socket> accepted;
+  bool listener_failed = false;
+  r.spawn(accept_all(*l, kClients, accepted, listener_failed));
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  // New descriptors take the lowest free number; a limit just above it
+  // leaves room for exactly one more.
+  const int lowest_free = ::dup(0);
+  REQUIRE(lowest_free >= 0);
+  ::close(lowest_free);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free + 1);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  for (int fd : clients)
+    REQUIRE(::connect(fd, static_cast<const sockaddr*>(ep->data()), ep->size()) == 0);
+  // Some are accepted, then the process is out of descriptors.
+  r.run_until([&] { return accepted.size() >= 1; }, 5s);
+  r.run_until([] { return false; }, 300ms);
+  CHECK(accepted.size() < static_cast<size_t>(kClients));
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+  const bool all_in =
+      r.run_until([&] { return accepted.size() == kClients || listener_failed; }, 5s);
+  INFO("accepted " << accepted.size() << ", listener failed " << listener_failed);
+  REQUIRE(all_in);
+  CHECK_FALSE(listener_failed);
+  CHECK(accepted.size() == static_cast<size_t>(kClients));
+  for (int fd : clients)
+    ::close(fd);
 }
