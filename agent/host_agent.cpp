@@ -193,12 +193,7 @@ asio::awaitable<void> HostAgent::accept_peers() {
             co_return;
           }
           // The first message tells a child of this host's subtree from a peer.
-          asio::steady_timer timer(io_, kPeerHandshakeTimeout);
-          timer.async_wait([conn](asio::error_code ec) {
-            if (!ec) conn->close();
-          });
-          auto frame = co_await conn->read();
-          timer.cancel();
+          auto frame = co_await conn->read_within(kPeerHandshakeTimeout);
           if (!frame) co_return;
           auto msg = decode(*frame);
           if (!msg || !std::holds_alternative<AgentHello>(*msg)) {

@@ -114,6 +114,20 @@ asio::awaitable<Result<std::string>> Connection::read() {
   }
 }
 
+asio::awaitable<Result<std::string>> Connection::read_within(Millis timeout) {
+  auto self = shared_from_this();
+  asio::steady_timer timer(socket_.get_executor(), timeout);
+  timer.async_wait([self](asio::error_code ec) {
+    if (!ec) self->close();
+  });
+  auto frame = co_await read();
+  timer.cancel();
+  if (!frame && timer.expiry() <= asio::steady_timer::clock_type::now())
+    co_return make_error(Errc::timeout,
+                         peer_ + " sent nothing within " + std::to_string(timeout.count()) + " ms");
+  co_return frame;
+}
+
 void Connection::send_payload(std::string_view payload) {
   if (closed_) return;
   char header[kFrameHeaderSize];

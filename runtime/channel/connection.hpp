@@ -47,6 +47,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The next frame's payload; an error when the peer closed or broke the framing.
   asio::awaitable<Result<std::string>> read();
+  // read(), but the connection is closed if no frame came within `timeout`
+  // (a peer that connects and then says nothing holds nothing for long).
+  asio::awaitable<Result<std::string>> read_within(Millis timeout);
 
   void send_payload(std::string_view payload);
   template <class M>

@@ -87,12 +87,7 @@ asio::awaitable<void> MeshClient::greet(ConnectionPtr conn) {
     log::verbose("refused a connection: " + ok.error().message);
     co_return;
   }
-  asio::steady_timer timer(io_, kHandshakeTimeout);
-  timer.async_wait([conn](asio::error_code ec) {
-    if (!ec) conn->close();
-  });
-  auto frame = co_await conn->read();
-  timer.cancel();
+  auto frame = co_await conn->read_within(kHandshakeTimeout);
   if (!frame) co_return;
   auto msg = decode(*frame);
   if (!msg || !std::holds_alternative<AgentHello>(*msg)) {
