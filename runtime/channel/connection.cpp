@@ -241,72 +241,82 @@ asio::awaitable<Status> Connection::start_tls(std::shared_ptr<TlsContext> tls, b
 
 asio::awaitable<Status> Connection::authenticate_client(const Secret& secret, Millis timeout,
                                                         std::shared_ptr<TlsContext> tls) {
-  auto self = shared_from_this();
-  asio::steady_timer timer(socket_.get_executor(), timeout);
-  timer.async_wait([self](asio::error_code ec) {
-    if (!ec) self->close();
-  });
-  decoder_.set_max_frame(kHandshakeMaxFrame);
-  auto finish = [&](Status s) {
-    timer.cancel();
-    if (!s) close();
-    decoder_.set_max_frame(kDefaultMaxFrame);
-    return s;
-  };
-  if (tls && tcp_)
-    if (auto ok = co_await start_tls(std::move(tls), false, timer); !ok) co_return finish(ok);
-  auto mine = make_nonce();
-  if (!mine) co_return finish(mine.error());
-  send_payload(encode_greeting(*mine));
-  auto challenge = co_await read_with_deadline(timer);
-  if (!challenge) {
-    co_return finish(make_error(
-        challenge.error().code == Errc::timeout ? Errc::timeout : Errc::auth,
-        peer_ + " refused the connection during the handshake (" + challenge.error().message +
-            "): is it another job, or another meshrun version?"));
-  }
-  auto theirs = decode_greeting(*challenge);
-  if (!theirs) co_return finish(theirs.error());
-  send_payload(encode_proof(compute_proof(secret, ProofRole::client, *theirs, *mine)));
-  auto proof = co_await read_with_deadline(timer);
-  if (!proof)
-    co_return finish(make_error(
-        Errc::auth,
-        peer_ + " did not accept our proof of the job secret (" + proof.error().message + ")"));
-  auto ok = check_proof(*proof, compute_proof(secret, ProofRole::server, *mine, *theirs));
-  if (!ok) co_return finish(make_error(Errc::auth, peer_ + " does not know the job secret"));
-  co_return finish({});
+  Status status = co_await authenticate(secret, timeout, std::move(tls), false);
+  co_return status;
 }
 
 asio::awaitable<Status> Connection::authenticate_server(const Secret& secret, Millis timeout,
                                                         std::shared_ptr<TlsContext> tls) {
+  Status status = co_await authenticate(secret, timeout, std::move(tls), true);
+  co_return status;
+}
+
+asio::awaitable<Status> Connection::authenticate(const Secret& secret, Millis timeout,
+                                                 std::shared_ptr<TlsContext> tls, bool server) {
   auto self = shared_from_this();
   asio::steady_timer timer(socket_.get_executor(), timeout);
   timer.async_wait([self](asio::error_code ec) {
     if (!ec) self->close();
   });
   decoder_.set_max_frame(kHandshakeMaxFrame);
-  auto finish = [&](Status s) {
-    timer.cancel();
-    if (!s) close();
-    decoder_.set_max_frame(kDefaultMaxFrame);
-    return s;
-  };
-  if (tls && tcp_)
-    if (auto ok = co_await start_tls(std::move(tls), true, timer); !ok) co_return finish(ok);
-  auto hello = co_await read_with_deadline(timer);
-  if (!hello) co_return finish(hello.error());
-  auto theirs = decode_greeting(*hello);
-  if (!theirs) co_return finish(theirs.error());
+  Status status;
+  if (tls && tcp_) {
+    Status tls_status = co_await start_tls(std::move(tls), server, timer);
+    status = tls_status;
+  }
+  if (status) {
+    if (server) {
+      Status proved = co_await prove_as_server(secret, timer);
+      status = proved;
+    } else {
+      Status proved = co_await prove_as_client(secret, timer);
+      status = proved;
+    }
+  }
+  timer.cancel();
+  if (!status) close();
+  decoder_.set_max_frame(kDefaultMaxFrame);
+  co_return status;
+}
+
+asio::awaitable<Status> Connection::prove_as_client(const Secret& secret,
+                                                    asio::steady_timer& timer) {
   auto mine = make_nonce();
-  if (!mine) co_return finish(mine.error());
+  if (!mine) co_return mine.error();
+  send_payload(encode_greeting(*mine));
+  auto challenge = co_await read_with_deadline(timer);
+  if (!challenge)
+    co_return make_error(challenge.error().code == Errc::timeout ? Errc::timeout : Errc::auth,
+                         peer_ + " refused the connection during the handshake (" +
+                             challenge.error().message +
+                             "): is it another job, or another meshrun version?");
+  auto theirs = decode_greeting(*challenge);
+  if (!theirs) co_return theirs.error();
+  send_payload(encode_proof(compute_proof(secret, ProofRole::client, *theirs, *mine)));
+  auto proof = co_await read_with_deadline(timer);
+  if (!proof)
+    co_return make_error(Errc::auth, peer_ + " did not accept our proof of the job secret (" +
+                                         proof.error().message + ")");
+  if (!check_proof(*proof, compute_proof(secret, ProofRole::server, *mine, *theirs)))
+    co_return make_error(Errc::auth, peer_ + " does not know the job secret");
+  co_return Status{};
+}
+
+asio::awaitable<Status> Connection::prove_as_server(const Secret& secret,
+                                                    asio::steady_timer& timer) {
+  auto hello = co_await read_with_deadline(timer);
+  if (!hello) co_return hello.error();
+  auto theirs = decode_greeting(*hello);
+  if (!theirs) co_return theirs.error();
+  auto mine = make_nonce();
+  if (!mine) co_return mine.error();
   send_payload(encode_greeting(*mine));
   auto proof = co_await read_with_deadline(timer);
-  if (!proof) co_return finish(proof.error());
+  if (!proof) co_return proof.error();
   auto ok = check_proof(*proof, compute_proof(secret, ProofRole::client, *mine, *theirs));
-  if (!ok) co_return finish(ok.error());
+  if (!ok) co_return ok.error();
   send_payload(encode_proof(compute_proof(secret, ProofRole::server, *theirs, *mine)));
-  co_return finish({});
+  co_return Status{};
 }
 
 }  // namespace meshrun

@@ -72,6 +72,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Socket socket, std::string peer);
   asio::awaitable<void> write_loop();
   asio::awaitable<Result<std::string>> read_with_deadline(asio::steady_timer& timer);
+  // The deadline, the pre-auth frame cap and TLS are the same for both
+  // roles; only the HMAC exchange differs.
+  asio::awaitable<Status> authenticate(const Secret& secret, Millis timeout,
+                                       std::shared_ptr<TlsContext> tls, bool server);
+  asio::awaitable<Status> prove_as_client(const Secret& secret, asio::steady_timer& timer);
+  asio::awaitable<Status> prove_as_server(const Secret& secret, asio::steady_timer& timer);
   asio::awaitable<Status> start_tls(std::shared_ptr<TlsContext> tls, bool server,
                                     asio::steady_timer& timer);
   struct Tls;
