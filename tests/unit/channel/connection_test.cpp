@@ -21,10 +21,11 @@
 #include "auth/handshake.hpp"
 #include "channel/connection.hpp"
 #include "channel/listener.hpp"
+#include "channel_fixtures.hpp"
 
 using namespace meshrun;
+using namespace meshrun::channel_test;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -33,38 +34,6 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 Secret secret_of(char digit) {
   return Secret::from_hex(std::string(64, digit)).value();
 }
-
-// Runs coroutines on one io_context until all finish or a deadline passes.
-class Runner {
- public:
-  asio::io_context io{1};
-
-  void spawn(asio::awaitable<void> a) {
-    ++pending_;
-    asio::co_spawn(io, std::move(a), [this](std::exception_ptr e) {
-      if (e && !error_) error_ = e;
-      --pending_;
-    });
-  }
-  // True when every coroutine finished in time; rethrows a failed REQUIRE from one.
-  bool run(Clock::duration limit = 10s) {
-    return run_until([this] { return pending_ == 0; }, limit);
-  }
-  // Runs until `done()` holds, leaving other coroutines suspended where they are.
-  template <class Pred>
-  bool run_until(Pred done, Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    io.restart();
-    while (!done() && !error_ && Clock::now() < deadline)
-      if (io.run_one_until(deadline) == 0 && io.stopped()) break;
-    if (error_) std::rethrow_exception(error_);
-    return done();
-  }
-
- private:
-  int pending_ = 0;
-  std::exception_ptr error_;
-};
 
 struct TempDir {
   std::string path;
@@ -78,14 +47,6 @@ struct TempDir {
     std::filesystem::remove_all(path, ec);
   }
 };
-
-std::unique_ptr<Listener> listen_on(asio::io_context& io, const std::string& text) {
-  auto addr = Address::parse(text);
-  REQUIRE(addr.ok());
-  auto l = Listener::listen(io, *addr);
-  REQUIRE(l.ok());
-  return std::move(*l);
-}
 
 asio::awaitable<void> accept_conn(Listener& l, ConnectionPtr& out) {
   auto s = co_await l.accept();

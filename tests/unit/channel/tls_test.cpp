@@ -14,10 +14,11 @@
 #include "auth/tls.hpp"
 #include "channel/connection.hpp"
 #include "channel/listener.hpp"
+#include "channel_fixtures.hpp"
 
 using namespace meshrun;
+using namespace meshrun::channel_test;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -37,38 +38,6 @@ TlsMaterial job_material(const char* id) {
   INFO((m.ok() ? "" : m.error().message));
   REQUIRE(m.ok());
   return std::move(*m);
-}
-
-class Runner {
- public:
-  asio::io_context io{1};
-  void spawn(asio::awaitable<void> a) {
-    ++pending_;
-    asio::co_spawn(io, std::move(a), [this](std::exception_ptr e) {
-      if (e && !error_) error_ = e;
-      --pending_;
-    });
-  }
-  bool run(Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    io.restart();
-    while (pending_ > 0 && !error_ && Clock::now() < deadline)
-      if (io.run_one_until(deadline) == 0 && io.stopped()) break;
-    if (error_) std::rethrow_exception(error_);
-    return pending_ == 0;
-  }
-
- private:
-  int pending_ = 0;
-  std::exception_ptr error_;
-};
-
-std::unique_ptr<Listener> listen_on(asio::io_context& io, const std::string& text) {
-  auto addr = Address::parse(text);
-  REQUIRE(addr.ok());
-  auto l = Listener::listen(io, *addr);
-  REQUIRE(l.ok());
-  return std::move(*l);
 }
 
 struct Side {
