@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "harness.hpp"
 #include "live_job.hpp"
 
 using namespace meshrun::test;
@@ -41,18 +42,6 @@ pid_t find_agent(const std::string& marker) {
   return -1;
 }
 
-// Polls under a deadline: the processes belong to other programs, so there is
-// no event to wait on.
-template <class Pred>
-bool eventually(Pred pred, milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    ::usleep(20 * 1000);
-  }
-  return pred();
-}
-
 }  // namespace
 
 TEST_CASE("a host agent stopped with SIGSTOP is found by the heartbeat and named", "[faults]") {
@@ -70,20 +59,20 @@ TEST_CASE("a host agent stopped with SIGSTOP is found by the heartbeat and named
   CHECK(job.err().find("silent") != std::string::npos);
   CHECK(job.err().find("host ") != std::string::npos);
   // The stopped agent is killed by its launcher; its procs die with it.
-  CHECK(
-      eventually([&] { return processes_with_marker(job.marker()).empty(); }, milliseconds(15000)));
+  CHECK(meshrun_test::wait_until([&] { return processes_with_marker(job.marker()).empty(); },
+                                 milliseconds(15000)));
 }
 
 TEST_CASE("meshrun killed with SIGKILL while hosts are starting leaves nothing", "[faults]") {
   LiveJob job(hang_job(4, 4));
   INFO("stderr: " << job.err());
   // The moment the first process of the job other than meshrun exists.
-  REQUIRE(eventually([&] { return processes_with_marker(job.marker()).size() >= 2; },
-                     milliseconds(20000)));
+  REQUIRE(meshrun_test::wait_until([&] { return processes_with_marker(job.marker()).size() >= 2; },
+                                   milliseconds(20000)));
   REQUIRE(::kill(job.pid(), SIGKILL) == 0);
   REQUIRE(job.wait_exit(milliseconds(10000)).has_value());
-  CHECK(
-      eventually([&] { return processes_with_marker(job.marker()).empty(); }, milliseconds(15000)));
+  CHECK(meshrun_test::wait_until([&] { return processes_with_marker(job.marker()).empty(); },
+                                 milliseconds(15000)));
 }
 
 TEST_CASE("meshrun killed with SIGKILL during shutdown leaves nothing", "[faults]") {
@@ -93,10 +82,10 @@ TEST_CASE("meshrun killed with SIGKILL during shutdown leaves nothing", "[faults
       "[procs]\nextent = { procs = 2 }\ncommand = [\"/bin/sh\", \"-c\", "
       "'''trap '' TERM; echo ready; while :; do sleep 0.2; done''']\n");
   INFO("stderr: " << job.err());
-  REQUIRE(eventually([&] { return job.err().find("timed out") != std::string::npos; },
-                     milliseconds(20000)));
+  REQUIRE(meshrun_test::wait_until([&] { return job.err().find("timed out") != std::string::npos; },
+                                   milliseconds(20000)));
   REQUIRE(::kill(job.pid(), SIGKILL) == 0);
   REQUIRE(job.wait_exit(milliseconds(10000)).has_value());
-  CHECK(
-      eventually([&] { return processes_with_marker(job.marker()).empty(); }, milliseconds(15000)));
+  CHECK(meshrun_test::wait_until([&] { return processes_with_marker(job.marker()).empty(); },
+                                 milliseconds(15000)));
 }
