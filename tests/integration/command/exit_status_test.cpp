@@ -77,24 +77,36 @@ TEST_CASE("ranks ended by meshrun's SIGTERM do not count as failures", "[command
 
 TEST_CASE("two ranks fail on their own: the lowest rank's status and not the first's",
           "[command][status]") {
-  // Rank 1 exits 2 but its report is held back (a background child outside
-  // its process group keeps its stdout open); rank 3 waits until rank 1 is reaped, then exits 5 and
-  // is reported first. Both failed before any SIGTERM: the status is rank 1's.
+  // Rank 1 exits 2 but its report is held back: a child outside its process
+  // group keeps its stdout open until rank 0 is gone, which happens only when
+  // meshrun ends the job for rank 3's failure. Rank 3 exits 5 once rank 1 is
+  // reaped, so it is reported first. Both failed before any SIGTERM: the
+  // status is rank 1's. Every wait is on an event, each bounded to 30 s.
   TempDir dir;
-  const std::string script = "if [ $MESHRUN_RANK = 1 ]; then setsid sleep 1.5 & echo $$ > " +
-                             dir.path + "/r1.tmp; mv " + dir.path + "/r1.tmp " + dir.path +
-                             "/r1; exit 2; fi; "
-                             "if [ $MESHRUN_RANK = 3 ]; then while [ ! -e " +
-                             dir.path + "/r1 ]; do :; done; p=$(cat " + dir.path +
-                             "/r1); while kill -0 $p 2>/dev/null; do :; done; exit 5; fi; "
-                             "sleep 100 & wait";
+  const std::string d = dir.path;
+  const std::string wait_file =
+      "i=0; while [ ! -e " + d + "/$f ] && [ $i -lt 3000 ]; do " + "sleep 0.01; i=$((i+1)); done; ";
+  const std::string script =
+      "if [ $MESHRUN_RANK = 0 ]; then echo $$ > " + d + "/r0.tmp; mv " + d + "/r0.tmp " + d +
+      "/r0; fi; "
+      "if [ $MESHRUN_RANK = 1 ]; then f=r0; " +
+      wait_file + "p=$(cat " + d + "/r0); " +
+      "setsid sh -c \"i=0; while kill -0 $p 2>/dev/null && [ \\$i -lt 3000 ]; do "
+      "sleep 0.01; i=\\$((i+1)); done\" & "
+      "echo $$ > " +
+      d + "/r1.tmp; mv " + d + "/r1.tmp " + d +
+      "/r1; exit 2; fi; "
+      "if [ $MESHRUN_RANK = 3 ]; then f=r1; " +
+      wait_file + "p=$(cat " + d + "/r1); " +
+      "i=0; while kill -0 $p 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+      "exit 5; fi; "
+      "sleep 100 & wait";
   auto r = run(job({"-n", "4"}, script));
   CHECK(r.status == 2);
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("rank 3 ") != std::string::npos);  // the first reported
   CHECK(r.err.find("exit code 5") != std::string::npos);
-  // (Rank 1's background sleep outlives its rank by design of this test;
-  // the harness ends it, so leftovers are not checked here.)
+  CHECK(r.leftovers == std::vector<std::string>{});
 }
 
 TEST_CASE("a command that is not found: 127 said once", "[command][status]") {
