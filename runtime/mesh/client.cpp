@@ -387,7 +387,7 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
 }
 
 asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
-                                                          const std::string& name,
+                                                          std::string name,
                                                           const Extent& per_host,
                                                           CreateProcs request, Millis timeout) {
   auto extent = hosts.extent.concat(per_host);
@@ -506,8 +506,8 @@ asio::awaitable<Result<ActorMesh>> MeshClient::spawn_actors(const ProcMesh& proc
 
 asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& actors,
                                                              const Slice& slice,
-                                                             const std::string& message,
-                                                             const std::string& payload,
+                                                             std::string message,
+                                                             std::string payload,
                                                              Millis timeout) {
   Cast cast;
   cast.mesh = actors.name;

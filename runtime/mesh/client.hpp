@@ -46,15 +46,15 @@ class MeshClient {
   asio::awaitable<Result<HostMesh>> allocate(Allocator& allocator, AgentLaunch launch,
                                              Millis start_timeout);
   // `request` carries everything but the proc list, which is filled per host.
-  asio::awaitable<Result<ProcMesh>> spawn_procs(const HostMesh& hosts, const std::string& name,
+  asio::awaitable<Result<ProcMesh>> spawn_procs(const HostMesh& hosts, std::string name,
                                                 const Extent& per_host, CreateProcs request,
                                                 Millis timeout);
   asio::awaitable<Result<ActorMesh>> spawn_actors(const ProcMesh& procs, SpawnActors request,
                                                   Millis timeout);
   // One message per host in the slice; replies come straight back to a port.
   asio::awaitable<Result<std::vector<Reply>>> cast(const ActorMesh& actors, const Slice& slice,
-                                                   const std::string& message,
-                                                   const std::string& payload, Millis timeout);
+                                                   std::string message, std::string payload,
+                                                   Millis timeout);
   // Command mode: until every proc has exited, the job failed, or `deadline`.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
   // Command mode: SIGTERM to every rank, SIGKILL after `grace`; returns once

@@ -476,7 +476,7 @@ TEST_CASE("signal_group reaches grandchildren", "[process]") {
   CHECK(exits_before_deadline(grandchild));
 }
 
-TEST_CASE("signal and try_reap; signals after reaping do nothing", "[process]") {
+TEST_CASE("signal and try_reap, and signals after reaping do nothing", "[process]") {
   asio::io_context io;
   Child c = spawn_ok(io, opts("/bin/sleep", {"sleep", "100"}));
   CHECK_FALSE(c.try_reap());
