@@ -49,6 +49,7 @@ HostAgent::HostAgent(asio::io_context& io, ConnectionPtr upstream,
       children_changed_(io.get_executor()) {
   for (const auto& h : config_.subtree.hosts)
     children_[h.rank] = ChildHost{};
+  pending_.set_limit(kSparePendingHandshakes + children_.size());
 }
 
 HostAgent::~HostAgent() {
@@ -184,10 +185,12 @@ asio::awaitable<void> HostAgent::accept_peers() {
     auto socket = co_await listener_->accept();
     if (!socket) co_return;
     auto conn = Connection::make(std::move(*socket), "peer");
+    auto slot = std::make_shared<PendingHandshakes::Slot>(pending_.admit(conn));
     asio::co_spawn(
         io_,
-        [this, conn]() -> asio::awaitable<void> {
+        [this, conn, slot]() -> asio::awaitable<void> {
           auto ok = co_await conn->authenticate_server(secret_, kPeerHandshakeTimeout, tls_);
+          slot->release();
           if (!ok) {
             log::warn("refused a connection to this agent: " + ok.error().message);
             co_return;

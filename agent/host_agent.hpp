@@ -15,6 +15,7 @@
 #include "auth/secret.hpp"
 #include "channel/connection.hpp"
 #include "channel/listener.hpp"
+#include "channel/pending_handshakes.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
@@ -54,6 +55,7 @@ class HostAgent {
   asio::io_context& io_;
   ConnectionPtr upstream_;
   std::unique_ptr<Listener> listener_;
+  PendingHandshakes pending_;
   const Secret& secret_;
   std::shared_ptr<TlsContext> tls_;  // for TCP peers; null: plain
   std::string tls_bundle_;           // for children of a tree launch; wiped when done

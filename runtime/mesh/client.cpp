@@ -76,13 +76,15 @@ asio::awaitable<void> MeshClient::accept_loop() {
     auto socket = co_await listener_->accept();
     if (!socket) co_return;
     auto conn = Connection::make(std::move(*socket), "an agent");
-    asio::co_spawn(io_, greet(conn), asio::detached);
+    auto slot = pending_.admit(conn);
+    asio::co_spawn(io_, greet(conn, std::move(slot)), asio::detached);
   }
 }
 
 // Authenticate, then read AgentHello: only then is a connection a host.
-asio::awaitable<void> MeshClient::greet(ConnectionPtr conn) {
+asio::awaitable<void> MeshClient::greet(ConnectionPtr conn, PendingHandshakes::Slot slot) {
   auto ok = co_await conn->authenticate_server(secret_, kHandshakeTimeout, tls_);
+  slot.release();
   if (!ok) {
     log::verbose("refused a connection: " + ok.error().message);
     co_return;
@@ -321,6 +323,7 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
                                                        Millis start_timeout) {
   allocator_ = &allocator;
   const size_t n = allocator.num_hosts();
+  pending_.set_limit(kSparePendingHandshakes + n);
   hosts_.assign(n, Host{});
   for (size_t i = 0; i < n; ++i) {
     hosts_[i].rank = static_cast<uint32_t>(i);
@@ -386,8 +389,7 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
   co_return HostMesh{*extent};
 }
 
-asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
-                                                          std::string name,
+asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts, std::string name,
                                                           const Extent& per_host,
                                                           CreateProcs request, Millis timeout) {
   auto extent = hosts.extent.concat(per_host);
@@ -507,8 +509,7 @@ asio::awaitable<Result<ActorMesh>> MeshClient::spawn_actors(const ProcMesh& proc
 asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& actors,
                                                              const Slice& slice,
                                                              std::string message,
-                                                             std::string payload,
-                                                             Millis timeout) {
+                                                             std::string payload, Millis timeout) {
   Cast cast;
   cast.mesh = actors.name;
   const auto& dims = slice.extent().dims();

@@ -17,6 +17,7 @@
 #include "alloc/allocator.hpp"
 #include "auth/secret.hpp"
 #include "channel/listener.hpp"
+#include "channel/pending_handshakes.hpp"
 #include "mesh/meshes.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
@@ -90,7 +91,7 @@ class MeshClient {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> greet(ConnectionPtr conn);
+  asio::awaitable<void> greet(ConnectionPtr conn, PendingHandshakes::Slot slot);
   asio::awaitable<void> serve_host(uint32_t rank);
   asio::awaitable<void> heartbeat();
   void handle(uint32_t host, Message&& msg);
@@ -113,6 +114,7 @@ class MeshClient {
   std::shared_ptr<TlsContext> tls_;
   Millis heartbeat_timeout_;
   std::unique_ptr<Listener> listener_;
+  PendingHandshakes pending_;
   Allocator* allocator_ = nullptr;
   std::vector<Host> hosts_;
   std::vector<ProcStatus> procs_;
