@@ -192,7 +192,7 @@ asio::awaitable<void> HostAgent::accept_peers() {
           auto ok = co_await conn->authenticate_server(secret_, kPeerHandshakeTimeout, tls_);
           slot->release();
           if (!ok) {
-            log::warn("refused a connection to this agent: " + ok.error().message);
+            refusals_.refused(ok.error().message);
             co_return;
           }
           // The first message tells a child of this host's subtree from a peer.

@@ -16,6 +16,7 @@
 #include "channel/connection.hpp"
 #include "channel/listener.hpp"
 #include "channel/pending_handshakes.hpp"
+#include "channel/refusal_log.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
@@ -56,6 +57,7 @@ class HostAgent {
   ConnectionPtr upstream_;
   std::unique_ptr<Listener> listener_;
   PendingHandshakes pending_;
+  RefusalLog refusals_{"this agent"};
   const Secret& secret_;
   std::shared_ptr<TlsContext> tls_;  // for TCP peers; null: plain
   std::string tls_bundle_;           // for children of a tree launch; wiped when done

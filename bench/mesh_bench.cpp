@@ -1,7 +1,10 @@
 // Messaging figures measured through the runtime's MeshClient itself, so the
 // launcher's CLI and process start-up stay out of them: cast latency to a
 // whole actor mesh, unicast round trip, pipelined one-way throughput, and the
-// peak RSS of the host agents and procs while the job is up.
+// peak RSS of the host agents and procs while the job is up. With --crowd N,
+// N bogus connections to every socket of the job (half silent, half a hello
+// they never follow up) are held open while the job starts and while it is
+// measured: what an intruder's crowd costs the real job.
 //
 // Prints "key value" lines for bench/run.sh to collect.
 #include <unistd.h>
@@ -10,6 +13,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/write.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,10 +22,13 @@
 #include <vector>
 
 #include "alloc/local_allocator.hpp"
+#include "auth/handshake.hpp"
 #include "auth/secret.hpp"
 #include "auth/tls.hpp"
+#include "channel/listener.hpp"
 #include "mesh/client.hpp"
 #include "util/job_dir.hpp"
+#include "wire/frame.hpp"
 
 namespace {
 
@@ -40,6 +47,7 @@ struct Options {
   int unicasts = 3000;  // samples for the one-actor round trip
   int oneway = 20000;   // messages for the throughput figure
   int window = 64;      // in flight at once for the throughput figure
+  int crowd = 0;        // bogus connections held open to each socket of the job
 };
 
 double us_since(Clock::time_point t0) {
@@ -73,6 +81,8 @@ class Bench {
 
   asio::awaitable<int> run(const Address& bootstrap) {
     if (auto ok = client_.listen(bootstrap); !ok) co_return fail(ok.error().message);
+    // The crowd is at the door before the job starts, and not timed.
+    if (auto ok = co_await open_crowd(client_.address()); !ok) co_return fail(ok.error().message);
     const auto t0 = Clock::now();
     LocalAllocator allocator(io_, opt_.hosts);
     AgentLaunch launch;
@@ -90,6 +100,7 @@ class Bench {
       emit("tls_material_ms", us_since(k0) / 1000.0);
     }
     int status = co_await body(allocator, launch, t0);
+    crowd_.clear();
     co_await client_.shutdown(Millis(2000), Millis(10000));
     co_return status;
   }
@@ -111,6 +122,17 @@ class Bench {
     auto actors = co_await client_.spawn_actors(*procs, spawn, Millis(60000));
     if (!actors) co_return fail(actors.error().message);
     emit("setup_ms", us_since(t0) / 1000.0);
+    // A fresh crowd at every socket for the measurements: the first one's
+    // silent half is dropped at the 5 s handshake deadline.
+    if (opt_.crowd > 0) {
+      crowd_.clear();
+      for (const auto& h : client_.hosts()) {
+        auto where = Address::parse(h.address);
+        if (!where) co_return fail("host address " + h.address + ": " + where.error().message);
+        if (auto ok = co_await open_crowd(*where); !ok) co_return fail(ok.error().message);
+      }
+      if (auto ok = co_await open_crowd(client_.address()); !ok) co_return fail(ok.error().message);
+    }
 
     const Millis timeout(10000);
     Slice all(procs->extent);
@@ -173,6 +195,23 @@ class Bench {
     co_return 0;
   }
 
+  asio::awaitable<Status> open_crowd(Address to) {
+    auto nonce = make_nonce();
+    if (!nonce) co_return nonce.error();
+    std::string hello;
+    append_frame(hello, encode_greeting(*nonce));
+    for (int i = 0; i < opt_.crowd; ++i) {
+      auto s = co_await connect_to(io_, to, Millis(5000));
+      if (!s) co_return s.error();
+      if (i % 2) {
+        asio::error_code ec;
+        asio::write(*s, asio::buffer(hello), ec);
+      }
+      crowd_.push_back(std::move(*s));
+    }
+    co_return Status{};
+  }
+
   int fail(const std::string& why) {
     std::fprintf(stderr, "mesh_bench: %s\n", why.c_str());
     return 1;
@@ -182,12 +221,14 @@ class Bench {
   const Options& opt_;
   const Secret& secret_;
   MeshClient client_;
+  std::vector<Socket> crowd_;
 };
 
 int usage() {
   std::fprintf(stderr,
                "usage: mesh_bench --agent PATH --plugin PATH [--hosts H] [--procs P] [--tcp]\n"
-               "                  [--tls] [--casts N] [--unicasts N] [--oneway N] [--payload B]\n");
+               "                  [--tls] [--casts N] [--unicasts N] [--oneway N] [--payload B]\n"
+               "                  [--crowd N]\n");
   return 2;
 }
 
@@ -219,6 +260,8 @@ int main(int argc, char** argv) {
       opt.unicasts = std::atoi(v);
     else if (a == "--oneway")
       opt.oneway = std::atoi(v);
+    else if (a == "--crowd")
+      opt.crowd = std::atoi(v);
     else if (a == "--payload")
       opt.payload = static_cast<size_t>(std::atol(v));
     else

@@ -168,6 +168,26 @@ mb m1unix --hosts 1 --procs 1 --casts 100
 mb m1tcp --hosts 1 --procs 1 --casts 100 --tcp
 mb m1tls --hosts 1 --procs 1 --casts 100 --tls
 
+# The same small job with and without a crowd of 100 bogus connections at
+# every socket (launcher and agents), alternating, medians of 5 each.
+log "mesh_bench with and without a crowd x5"
+: >"$TMP/crowd.out"
+for _ in 1 2 3 4 5; do
+  for c in 0 100; do
+    "$B/bench/mesh_bench" --agent "$AGENT" --plugin "$PLUGIN" --hosts 2 --procs 2 --casts 300 \
+      --unicasts 2000 --oneway 10000 --crowd "$c" 2>/dev/null | sed "s/^/crowd$c /" >>"$TMP/crowd.out"
+  done
+done
+python3 - "$TMP/crowd.out" >>"$RAW" <<'EOF2'
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    pre, k, v = line.split()
+    vals.setdefault(pre + "_" + k, []).append(float(v))
+for k, v in vals.items():
+    print(k, statistics.median(v), max(v) - min(v))
+EOF2
+
 log "pingpong_raw x5"
 for _ in 1 2 3 4 5; do "$B/bench/pingpong_raw"; done >"$TMP/pp.out"
 python3 - "$TMP/pp.out" >>"$RAW" <<'EOF'
@@ -255,6 +275,15 @@ v = get("m64_oneway_msgs_per_s")
 row("Echo 64 B to one actor, 64 casts in flight (4x16 mesh)", rate("m64_oneway_msgs_per_s"),
     "the goal (raw write throughput not measured)", "1000000 msg/s",
     "n/a" if v[0] == "NA" else "%.3fx" % (v[0] / 1e6), "≥ 1 M msg/s (one-way)")
+for key, what, unit in (("setup_ms", "start 2 hosts x 2 procs + actors", "ms"),
+                        ("cast_p50_us", "cast to 4 actors, p50", "us"),
+                        ("unicast_p50_us", "Echo round trip, p50", "us")):
+    row("%s while 100 bogus connections wait at every socket" % what,
+        fmt("crowd100_" + key, unit, False), "the same job with no crowd",
+        fmt("crowd0_" + key, unit, False), ratio("crowd100_" + key, "crowd0_" + key), "≤ 1.10x")
+row("Echo 64 B throughput while 100 bogus connections wait at every socket",
+    rate("crowd100_oneway_msgs_per_s"), "the same job with no crowd", rate("crowd0_oneway_msgs_per_s"),
+    ratio("crowd0_oneway_msgs_per_s", "crowd100_oneway_msgs_per_s"), "≤ 1.10x")
 row("one-way 1 MiB messages", "n/a (casts always await replies; no one-way send in MeshClient)", "", "", "-", "≥ 2 GB/s")
 def throughput(key):
     v, mbv = get(key), get("out_mb")

@@ -100,10 +100,10 @@ asio::awaitable<Result<std::string>> Connection::read() {
       co_return payload;
     }
     if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
-    char* buf = decoder_.prepare(kReadChunk);
+    char* buf = decoder_.prepare(read_chunk_);
     auto [ec, n] =
-        tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, kReadChunk), kTuple)
-             : co_await socket_.async_read_some(asio::buffer(buf, kReadChunk), kTuple);
+        tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, read_chunk_), kTuple)
+             : co_await socket_.async_read_some(asio::buffer(buf, read_chunk_), kTuple);
     if (ec) {
       close();
       if (is_closed_error(ec))
@@ -259,6 +259,8 @@ asio::awaitable<Status> Connection::authenticate(const Secret& secret, Millis ti
     if (!ec) self->close();
   });
   decoder_.set_max_frame(kHandshakeMaxFrame);
+  // A crowd of pending strangers must not cost a full read buffer each.
+  read_chunk_ = kFrameHeaderSize + kHandshakeMaxFrame;
   Status status;
   if (tls && tcp_) {
     Status tls_status = co_await start_tls(std::move(tls), server, timer);
@@ -276,6 +278,7 @@ asio::awaitable<Status> Connection::authenticate(const Secret& secret, Millis ti
   timer.cancel();
   if (!status) close();
   decoder_.set_max_frame(kDefaultMaxFrame);
+  read_chunk_ = kReadChunk;
   co_return status;
 }
 

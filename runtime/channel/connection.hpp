@@ -87,6 +87,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tcp_ = false;
   std::string peer_;
   FrameDecoder decoder_;
+  size_t read_chunk_ = 64 * 1024;  // bytes asked of each read; less before authentication
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
