@@ -77,31 +77,33 @@ TEST_CASE("ranks ended by meshrun's SIGTERM do not count as failures", "[command
 
 TEST_CASE("two ranks fail on their own: the lowest rank's status and not the first's",
           "[command][status]") {
-  // Rank 1 exits 2 but its report is held back: a child outside its process
-  // group keeps its stdout open until rank 0 is gone, which happens only when
-  // meshrun ends the job for rank 3's failure. Rank 3 exits 5 once rank 1 is
-  // reaped, so it is reported first. Both failed before any SIGTERM: the
-  // status is rank 1's. Every wait is on an event, each bounded to 30 s.
+  // Rank 1 exits 2 but its report is held back: a child in a session of its
+  // own (so not ended with rank 1's group) keeps its stdout open until rank 0
+  // is gone, which happens only when meshrun ends the job for rank 3's
+  // failure. Rank 3 exits 5 once rank 1 is reaped, so it is reported first.
+  // Both failed before any SIGTERM: the status is rank 1's. Every wait is on
+  // an event (a file appearing, a pid going), each bounded to 30 s.
   TempDir dir;
   const std::string d = dir.path;
-  const std::string wait_file =
-      "i=0; while [ ! -e " + d + "/$f ] && [ $i -lt 3000 ]; do " + "sleep 0.01; i=$((i+1)); done; ";
+  auto wait_file = [&](const std::string& f) {
+    return "i=0; while [ ! -e " + d + "/" + f + " ] && [ $i -lt 3000 ]; do sleep 0.01; " +
+           "i=$((i+1)); done; ";
+  };
+  auto publish_pid = [&](const std::string& f) {
+    return "echo $$ > " + d + "/" + f + ".tmp; mv " + d + "/" + f + ".tmp " + d + "/" + f + "; ";
+  };
   const std::string script =
-      "if [ $MESHRUN_RANK = 0 ]; then echo $$ > " + d + "/r0.tmp; mv " + d + "/r0.tmp " + d +
-      "/r0; fi; "
-      "if [ $MESHRUN_RANK = 1 ]; then f=r0; " +
-      wait_file + "p=$(cat " + d + "/r0); " +
-      "setsid sh -c \"i=0; while kill -0 $p 2>/dev/null && [ \\$i -lt 3000 ]; do "
-      "sleep 0.01; i=\\$((i+1)); done\" & "
-      "echo $$ > " +
-      d + "/r1.tmp; mv " + d + "/r1.tmp " + d +
-      "/r1; exit 2; fi; "
-      "if [ $MESHRUN_RANK = 3 ]; then f=r1; " +
-      wait_file + "p=$(cat " + d + "/r1); " +
-      "i=0; while kill -0 $p 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
-      "exit 5; fi; "
-      "sleep 100 & wait";
+      "if [ $MESHRUN_RANK = 0 ]; then " + publish_pid("r0") + "fi; " +
+      "if [ $MESHRUN_RANK = 1 ]; then " + wait_file("r0") + "p=$(cat " + d + "/r0); " +
+      // The holder says it has left rank 1's group before rank 1 exits.
+      "setsid sh -c \"touch " + d + "/held; i=0; while kill -0 $p 2>/dev/null && " +
+      "[ \\$i -lt 3000 ]; do sleep 0.01; i=\\$((i+1)); done\" & " + wait_file("held") +
+      publish_pid("r1") + "exit 2; fi; " + "if [ $MESHRUN_RANK = 3 ]; then " + wait_file("r1") +
+      "p=$(cat " + d + "/r1); " +
+      "i=0; while kill -0 $p 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; " +
+      "exit 5; fi; " + "sleep 100 & wait";
   auto r = run(job({"-n", "4"}, script));
+  INFO("stderr: " << r.err);
   CHECK(r.status == 2);
   CHECK(error_lines(r.err) == 1);
   CHECK(r.err.find("rank 3 ") != std::string::npos);  // the first reported
