@@ -410,18 +410,25 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   asio::error_code ignored;
   pipe.non_blocking(true, ignored);
   LineSplitter lines;
-  std::string buf(kReadChunk, '\0');
   Output out;
   out.rank = proc->entry.rank;
   out.stream = stream;
+  // Wait first, then read into the one scratch buffer all pipes share: an
+  // idle rank's two pipes then cost no buffer of their own.
+  if (output_scratch_.empty()) output_scratch_.resize(kReadChunk);
   for (;;) {
     if (upstream_->queued_bytes() > kOutputHighWater) co_await upstream_->flush();
-    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), kTuple);
+    auto [wait_ec] = co_await pipe.async_wait(asio::posix::descriptor_base::wait_read, kTuple);
+    if (wait_ec) break;
+    asio::error_code ec;
+    const size_t n = pipe.read_some(asio::buffer(output_scratch_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec) break;
+    const std::string_view got(output_scratch_.data(), n);
     if (raw) {
-      out.data.assign(buf.data(), n);
+      out.data.assign(got);
     } else {
-      out.data = lines.feed(std::string_view(buf.data(), n));
+      out.data = lines.feed(got);
       if (out.data.empty()) continue;
     }
     upstream_->send(out);

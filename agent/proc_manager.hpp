@@ -94,6 +94,7 @@ class ProcManager {
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;
+  std::string output_scratch_;  // shared by every output pipe (one thread reads them)
 };
 
 }  // namespace meshrun

@@ -1,5 +1,6 @@
 #include "wire/frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace meshrun {
@@ -29,17 +30,23 @@ void FrameDecoder::compact() {
     begin_ = end_ = 0;
     return;
   }
-  std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+  std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
   end_ -= begin_;
   begin_ = 0;
 }
 
 char* FrameDecoder::prepare(size_t n) {
-  if (buf_.size() - end_ < n) {
+  if (capacity_ - end_ < n) {
     compact();
-    if (buf_.size() - end_ < n) buf_.resize(end_ + n);
+    if (capacity_ - end_ < n) {
+      const size_t want = std::max(end_ + n, 2 * capacity_);
+      std::unique_ptr<char[]> bigger(new char[want]);  // left uninitialised on purpose
+      if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
+      buf_ = std::move(bigger);
+      capacity_ = want;
+    }
   }
-  return buf_.data() + end_;
+  return buf_.get() + end_;
 }
 
 void FrameDecoder::commit(size_t n) {
@@ -54,7 +61,7 @@ void FrameDecoder::feed(std::string_view bytes) {
 Result<bool> FrameDecoder::next(std::string& payload) {
   if (broken_) return make_error(Errc::protocol, "stream already broken");
   if (end_ - begin_ < kFrameHeaderSize) return false;
-  const uint32_t len = get_u32_be(buf_.data() + begin_);
+  const uint32_t len = get_u32_be(buf_.get() + begin_);
   if (len > max_frame_) {
     broken_ = true;
     return make_error(Errc::protocol, "frame of " + std::to_string(len) +
@@ -62,7 +69,7 @@ Result<bool> FrameDecoder::next(std::string& payload) {
                                           std::to_string(max_frame_));
   }
   if (end_ - begin_ - kFrameHeaderSize < len) return false;
-  payload.assign(buf_.data() + begin_ + kFrameHeaderSize, len);
+  payload.assign(buf_.get() + begin_ + kFrameHeaderSize, len);
   begin_ += kFrameHeaderSize + len;
   if (begin_ == end_) begin_ = end_ = 0;
   return true;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -43,7 +44,10 @@ class FrameDecoder {
  private:
   void compact();
   uint32_t max_frame_;
-  std::string buf_;
+  // Not a std::string: growing one zero-fills it, so every connection's
+  // 64 KiB read space would be resident even when it only sees small frames.
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
   bool broken_ = false;
