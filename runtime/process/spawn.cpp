@@ -24,6 +24,22 @@
 #define CLONE_PIDFD 0x00001000
 #endif
 
+// Under ThreadSanitizer the child is made with fork(), not a CLONE_VM clone:
+// TSan's interceptors (sigaction, close, dup2) keep state in memory the clone
+// would share, so the child resetting its handlers would also reset them in
+// TSan's table of the parent, and TSan only knows fork() (it takes its
+// internal locks around it and goes quiet in a multi-threaded fork's child).
+#if defined(__SANITIZE_THREAD__)
+#define MESHRUN_SPAWN_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MESHRUN_SPAWN_FORK 1
+#endif
+#endif
+#ifndef MESHRUN_SPAWN_FORK
+#define MESHRUN_SPAWN_FORK 0
+#endif
+
 namespace meshrun {
 namespace {
 
@@ -54,12 +70,15 @@ struct ChildArgs {
   pid_t parent = 0;
   bool new_group = false;
   bool die_with_parent = false;
-  uint64_t mask = 0;  // the parent's signal mask, restored just before exec
+  uint64_t mask = 0;   // the parent's signal mask, restored just before exec
+  int report_fd = -1;  // fork only: where the child writes {stage, err}; above temp_base
   volatile int stage = 0;
   volatile int err = 0;
 };
 
+#if !MESHRUN_SPAWN_FORK
 constexpr size_t kChildStack = 64 * 1024;
+#endif
 
 // Code that runs in the child, on a stack the sanitizers do not know about.
 #define MESHRUN_CHILD_SIDE __attribute__((no_sanitize("address", "undefined")))
@@ -74,6 +93,10 @@ MESHRUN_CHILD_SIDE long raw_sigmask(int how, const uint64_t* set, uint64_t* old)
 [[noreturn]] MESHRUN_CHILD_SIDE void child_fail(ChildArgs* a, Stage stage, int err) {
   a->err = err;
   a->stage = static_cast<int>(stage);
+  if (a->report_fd >= 0) {
+    const int report[2] = {static_cast<int>(stage), err};
+    [[maybe_unused]] ssize_t n = write(a->report_fd, report, sizeof report);
+  }
   _exit(127);
 }
 
@@ -134,6 +157,10 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     if (t < next) continue;
     if (t > next) close_from_to(a, next, t - 1);
     next = t + 1;
+  }
+  if (a->report_fd >= 0) {
+    close_from_to(a, next, static_cast<unsigned>(a->report_fd) - 1);  // it is close-on-exec
+    next = static_cast<unsigned>(a->report_fd) + 1;
   }
   close_from_to(a, next, ~0U);
 
@@ -215,7 +242,9 @@ const std::string* env_lookup(const std::vector<std::string>& env, std::string_v
   return nullptr;
 }
 
+#if !MESHRUN_SPAWN_FORK
 std::atomic<bool> g_clone_pidfd{true};
+#endif
 
 unsigned nofile_limit() {
   struct rlimit rl;
@@ -330,17 +359,59 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
   args.new_group = o.new_process_group;
   args.die_with_parent = o.die_with_parent;
 
+  const uint64_t all = ~uint64_t{0};
+  int pidfd = -1;
+  bool use_clone_pidfd = false;
+  pid_t pid = -1;
+  int clone_err = 0;
+#if MESHRUN_SPAWN_FORK
+  constexpr const char* kCall = "fork";
+  // The child's memory is its own: a failure comes back through a pipe that
+  // exec closes, so end of file also says the exec happened.
+  FdCloser report_r, report_w;
+  {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+      int err = errno;
+      return spawn_error(detail, SpawnFailure::other, err, program + ": pipe: " + err_text(err));
+    }
+    report_r.fd = p[0];
+    // Above every target and source, where the child's fd shuffling cannot hit it.
+    report_w.fd = fcntl(p[1], F_DUPFD_CLOEXEC, temp_base);
+    int err = errno;
+    close(p[1]);
+    if (report_w.fd < 0)
+      return spawn_error(detail, SpawnFailure::other, err, program + ": fcntl: " + err_text(err));
+  }
+  args.report_fd = report_w.fd;
+  raw_sigmask(SIG_SETMASK, &all, &args.mask);
+  pid = fork();
+  if (pid == 0) child_main(&args);
+  clone_err = errno;
+  raw_sigmask(SIG_SETMASK, &args.mask, nullptr);
+  close(report_w.fd);
+  report_w.fd = -1;
+  if (pid > 0) {
+    int report[2] = {0, 0};
+    ssize_t n;
+    while ((n = read(report_r.fd, report, sizeof report)) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof report)) {
+      args.stage = report[0];
+      args.err = report[1];
+    }
+  }
+#else
+  constexpr const char* kCall = "clone";
   static thread_local char* stack = nullptr;
   if (stack == nullptr) stack = new char[kChildStack];  // one per spawning thread, kept
 
-  const uint64_t all = ~uint64_t{0};
   raw_sigmask(SIG_SETMASK, &all, &args.mask);
-  int pidfd = -1;
-  bool use_clone_pidfd = g_clone_pidfd.load(std::memory_order_relaxed);
+  use_clone_pidfd = g_clone_pidfd.load(std::memory_order_relaxed);
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
-  pid_t pid = clone(child_main, stack + kChildStack, flags | (use_clone_pidfd ? CLONE_PIDFD : 0),
-                    &args, &pidfd);
-  int clone_err = errno;
+  pid = clone(child_main, stack + kChildStack, flags | (use_clone_pidfd ? CLONE_PIDFD : 0), &args,
+              &pidfd);
+  clone_err = errno;
   if (pid < 0 && use_clone_pidfd && clone_err == EINVAL) {
     g_clone_pidfd.store(false, std::memory_order_relaxed);
     use_clone_pidfd = false;
@@ -349,10 +420,11 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     clone_err = errno;
   }
   raw_sigmask(SIG_SETMASK, &args.mask, nullptr);
+#endif
 
   if (pid < 0) {
     return spawn_error(detail, SpawnFailure::other, clone_err,
-                       program + ": clone: " + err_text(clone_err));
+                       program + ": " + kCall + ": " + err_text(clone_err));
   }
   if (args.stage != 0) {
     // The child has _exit'ed (CLONE_VFORK resumed us): reap it here so a
