@@ -54,6 +54,7 @@ void FrameDecoder::commit(size_t n) {
 }
 
 void FrameDecoder::feed(std::string_view bytes) {
+  if (bytes.empty()) return;  // the buffer may not exist yet, and memcpy wants a pointer
   std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());
   commit(bytes.size());
 }
