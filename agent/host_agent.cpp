@@ -19,6 +19,9 @@ namespace meshrun {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kPeerHandshakeTimeout{5000};
+// Bytes queued to one proc before casts from upstream wait, and until when.
+constexpr size_t kProcHighWater = 8u << 20;
+constexpr size_t kProcLowWater = 2u << 20;
 
 // The ranks of `slice` are row-major over its dims; a proc is in it when each
 // of its coordinates is in range.
@@ -102,11 +105,19 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
       case MsgType::heartbeat:
         break;
       case MsgType::cast:
-        dispatch_cast(*frame);
         to_children(*frame);
+        dispatch_cast(std::move(*frame));
+        // Back-pressure: while a proc is behind, stop reading casts, so a
+        // sender that outruns its actors fills the sockets, not our memory.
+        // Bounded by half the heartbeat timeout, so that a proc stuck in a
+        // handler does not make the launcher look silent.
+        if (procs_.max_queued() > kProcHighWater)
+          co_await procs_.wait_queued_below(
+              kProcLowWater,
+              std::chrono::steady_clock::now() + Millis(config_.heartbeat_timeout_ms / 2));
         break;
       case MsgType::spawn_actors:
-        procs_.forward(*frame, [](uint32_t) { return true; });
+        procs_.forward(std::move(*frame), [](uint32_t) { return true; });
         break;
       default: {
         auto msg = decode(*frame);
@@ -143,7 +154,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
   }
 }
 
-void HostAgent::dispatch_cast(const std::string& payload) {
+void HostAgent::dispatch_cast(std::string payload) {
   Reader r(std::string_view(payload).substr(2));
   std::string mesh;
   std::vector<SliceDim> slice;
@@ -152,7 +163,7 @@ void HostAgent::dispatch_cast(const std::string& payload) {
     log::warn("dropping a malformed cast");
     return;
   }
-  procs_.forward(payload, [&](uint32_t rank) { return in_slice(slice, rank); });
+  procs_.forward(std::move(payload), [&](uint32_t rank) { return in_slice(slice, rank); });
 }
 
 asio::awaitable<void> HostAgent::heartbeat() {

@@ -37,7 +37,7 @@ class HostAgent {
   asio::awaitable<bool> serve(ConnectionPtr conn);  // true: stop requested
   asio::awaitable<void> heartbeat();
   asio::awaitable<void> accept_peers();
-  void dispatch_cast(const std::string& payload);
+  void dispatch_cast(std::string payload);
 
   // Tree launch: this host starts the hosts of config_.subtree over ssh; they
   // dial this agent's listener, and it relays between them and the launcher.
