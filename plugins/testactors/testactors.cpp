@@ -48,16 +48,22 @@ class TestActor : public meshrun::Actor {
   void on(meshrun::Message<Count>& msg, meshrun::ReplyPort& port) {
     ++count_;
     bytes_ += msg->size;
+    // Senders that grow their payloads one by one can check their order.
+    if (msg->size < last_size_) ++shrunk_;
+    last_size_ = msg->size;
     port.reply("counted");
   }
-  // "<messages> <payload bytes>" counted so far.
+  // "<messages> <payload bytes> <times a payload was smaller than the one before>"
   void on(meshrun::Message<GetCount>&, meshrun::ReplyPort& port) {
-    port.reply(std::to_string(count_) + " " + std::to_string(bytes_));
+    port.reply(std::to_string(count_) + " " + std::to_string(bytes_) + " " +
+               std::to_string(shrunk_));
   }
 
  private:
   uint64_t count_ = 0;
   uint64_t bytes_ = 0;
+  uint64_t last_size_ = 0;
+  uint64_t shrunk_ = 0;
 };
 
 class Greeter : public meshrun::Actor {

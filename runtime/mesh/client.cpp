@@ -218,6 +218,8 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
             auto& port = it->second;
             port.replies.push_back(std::move(m));
             if (port.replies.size() == port.expected) changed_.notify();
+          } else {
+            ++unclaimed_replies_;
           }
         } else if constexpr (std::is_same_v<M, ProcStatus>) {
           on_proc_status(std::move(m));

@@ -88,6 +88,8 @@ class MeshClient {
   void send_input(uint32_t rank, const std::string& data);
   void fail(JobFailure failure);
   const std::optional<JobFailure>& failure() const { return failure_; }
+  // Replies that came for no open port (late ones, or any to a send()).
+  uint64_t unclaimed_replies() const { return unclaimed_replies_; }
 
   const std::vector<Host>& hosts() const { return hosts_; }
   // Latest status of every proc of the proc mesh, by rank.
@@ -140,6 +142,7 @@ class MeshClient {
   };
   std::map<uint64_t, Port> ports_;
   uint64_t next_port_ = 1;
+  uint64_t unclaimed_replies_ = 0;
   ProcMesh proc_mesh_;
   bool procs_may_exit_ = false;
   bool shutting_down_ = false;
