@@ -22,6 +22,8 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uint32_t kHandshakeMaxFrame = 64;
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxGather = 64;
+// Frames from this size on are read straight into their payload.
+constexpr size_t kDirectRead = 128 * 1024;
 // Frames up to this size are copied into shared chunks; larger ones are
 // queued on their own (moved in when the caller gives them up).
 constexpr size_t kCopyMax = 16 * 1024;
@@ -106,6 +108,24 @@ asio::awaitable<Result<std::string>> Connection::read() {
       co_return payload;
     }
     if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
+    if (decoder_.next_length() >= kDirectRead && read_chunk_ == kReadChunk) {
+      // A large frame skips the decoder's buffer: read straight into it.
+      const size_t have = decoder_.take_partial(payload);
+      auto [ec, n] =
+          tls_ ? co_await asio::async_read(
+                     tls_->stream, asio::buffer(payload.data() + have, payload.size() - have),
+                     kTuple)
+               : co_await asio::async_read(
+                     socket_, asio::buffer(payload.data() + have, payload.size() - have), kTuple);
+      if (ec) {
+        close();
+        if (is_closed_error(ec))
+          co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
+        co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
+      }
+      last_receive_ = std::chrono::steady_clock::now();
+      co_return payload;
+    }
     char* buf = decoder_.prepare(read_chunk_);
     auto [ec, n] =
         tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, read_chunk_), kTuple)
