@@ -20,8 +20,8 @@ namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kPeerHandshakeTimeout{5000};
 // Bytes queued to one proc before casts from upstream wait, and until when.
-constexpr size_t kProcHighWater = 8u << 20;
-constexpr size_t kProcLowWater = 2u << 20;
+constexpr size_t kProcHighWater = 2u << 20;
+constexpr size_t kProcLowWater = 512u << 10;
 
 // The ranks of `slice` are row-major over its dims; a proc is in it when each
 // of its coordinates is in range.
@@ -107,7 +107,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
       case MsgType::cast:
         to_children(*frame);
         dispatch_cast(std::move(*frame));
-        // Back-pressure: while a proc is behind, stop reading casts, so a
+        // Back-pressure: while a proc is 2 MiB behind, stop reading casts, so a
         // sender that outruns its actors fills the sockets, not our memory.
         // Bounded by half the heartbeat timeout, so that a proc stuck in a
         // handler does not make the launcher look silent.

@@ -28,6 +28,7 @@
 #include "channel/listener.hpp"
 #include "mesh/client.hpp"
 #include "util/job_dir.hpp"
+#include "util/malloc_tuning.hpp"
 #include "wire/frame.hpp"
 
 namespace {
@@ -186,6 +187,8 @@ class Bench {
     if (errors > 0 || running > 0) co_return fail("throughput run lost replies");
     emit("pipelined_msgs_per_s", opt_.pipelined / (us_since(w0) / 1e6));
 
+    emit_hwm("");
+
     // One-way: send() with no reply, until the actor has counted them all.
     if (opt_.oneway > 0) {
       auto secs = co_await oneway(*actors, one, opt_.payload, opt_.oneway);
@@ -198,14 +201,19 @@ class Bench {
       emit("oneway1m_bytes_per_s", static_cast<double>(opt_.oneway_mib) * (1 << 20) / *secs);
     }
 
+    // Peak memory with large one-way messages streaming through.
+    emit_hwm("oneway_");
+    co_return 0;
+  }
+
+  void emit_hwm(const std::string& prefix) {
     long agent_kib = 0, proc_kib = 0;
     for (const auto& h : client_.hosts())
       agent_kib = std::max(agent_kib, vm_hwm_kib(h.pid));
     for (const auto& p : client_.procs())
       proc_kib = std::max(proc_kib, vm_hwm_kib(p.pid));
-    emit("agent_hwm_kib", static_cast<double>(agent_kib));
-    emit("proc_hwm_kib", static_cast<double>(proc_kib));
-    co_return 0;
+    emit((prefix + "agent_hwm_kib").c_str(), static_cast<double>(agent_kib));
+    emit((prefix + "proc_hwm_kib").c_str(), static_cast<double>(proc_kib));
   }
 
   // Seconds from the first of `count` sends of `size` bytes until a cast
@@ -290,6 +298,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_message_buffers();  // as meshrun-agent does
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
