@@ -19,7 +19,8 @@ namespace meshrun {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kPeerHandshakeTimeout{5000};
-// Bytes queued to one proc before casts from upstream wait, and until when.
+// Bytes queued to one proc or child host before casts from upstream wait,
+// and until when.
 constexpr size_t kProcHighWater = 2u << 20;
 constexpr size_t kProcLowWater = 512u << 10;
 
@@ -107,14 +108,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
       case MsgType::cast:
         to_children(*frame);
         dispatch_cast(std::move(*frame));
-        // Back-pressure: while a proc is 2 MiB behind, stop reading casts, so a
-        // sender that outruns its actors fills the sockets, not our memory.
-        // Bounded by half the heartbeat timeout, so that a proc stuck in a
-        // handler does not make the launcher look silent.
-        if (procs_.max_queued() > kProcHighWater)
-          co_await procs_.wait_queued_below(
-              kProcLowWater,
-              std::chrono::steady_clock::now() + Millis(config_.heartbeat_timeout_ms / 2));
+        co_await hold_back();
         break;
       case MsgType::spawn_actors:
         procs_.forward(std::move(*frame), [](uint32_t) { return true; });
@@ -164,6 +158,21 @@ void HostAgent::dispatch_cast(std::string payload) {
     return;
   }
   procs_.forward(std::move(payload), [&](uint32_t rank) { return in_slice(slice, rank); });
+}
+
+// Back-pressure: while a proc or a child host is 2 MiB behind, stop reading
+// casts, so a sender that outruns its actors fills the sockets, not our
+// memory. Bounded by half the heartbeat timeout, so that a proc stuck in a
+// handler does not make the launcher look silent.
+asio::awaitable<void> HostAgent::hold_back() {
+  const auto deadline = std::chrono::steady_clock::now() + Millis(config_.heartbeat_timeout_ms / 2);
+  if (procs_.max_queued() > kProcHighWater)
+    co_await procs_.wait_queued_below(kProcLowWater, deadline);
+  for (auto& [rank, c] : children_) {
+    auto conn = c.conn;  // a copy: the child may go away while we wait
+    if (conn && conn->queued_bytes() > kProcHighWater)
+      co_await conn->wait_queued_below(kProcLowWater, deadline);
+  }
 }
 
 asio::awaitable<void> HostAgent::heartbeat() {

@@ -59,7 +59,8 @@ class MeshClient {
   // Fire and forget (Monarch's send, not call): the same cast, routed the
   // same way, with port 0, so no actor replies. Each actor gets the sends of
   // this client in order; an actor that fails is still reported (and fails
-  // the job) through supervision. Never blocks: pace it with drain().
+  // the job) through supervision. Never blocks: pace it with drain(). Once
+  // the job failed it does nothing; drain() and cast() report the failure.
   void send(const ActorMesh& actors, const Slice& slice, std::string message, std::string payload);
   // Back-pressure for send(): until at most `max_queued` bytes wait to be
   // written to every host. Each agent in turn stops reading while its procs
