@@ -108,7 +108,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
       case MsgType::cast:
         to_children(*frame);
         dispatch_cast(std::move(*frame));
-        co_await hold_back();
+        if (behind()) co_await hold_back();
         break;
       case MsgType::spawn_actors:
         procs_.forward(std::move(*frame), [](uint32_t) { return true; });
@@ -164,14 +164,19 @@ void HostAgent::dispatch_cast(std::string payload) {
 // casts, so a sender that outruns its actors fills the sockets, not our
 // memory. Bounded by half the heartbeat timeout, so that a proc stuck in a
 // handler does not make the launcher look silent.
+bool HostAgent::behind() const {
+  if (procs_.max_queued() > kProcHighWater) return true;
+  for (const auto& [rank, c] : children_)
+    if (c.conn && c.conn->queued_bytes() > kProcHighWater) return true;
+  return false;
+}
+
 asio::awaitable<void> HostAgent::hold_back() {
   const auto deadline = std::chrono::steady_clock::now() + Millis(config_.heartbeat_timeout_ms / 2);
-  if (procs_.max_queued() > kProcHighWater)
-    co_await procs_.wait_queued_below(kProcLowWater, deadline);
+  co_await procs_.wait_queued_below(kProcLowWater, deadline);
   for (auto& [rank, c] : children_) {
     auto conn = c.conn;  // a copy: the child may go away while we wait
-    if (conn && conn->queued_bytes() > kProcHighWater)
-      co_await conn->wait_queued_below(kProcLowWater, deadline);
+    if (conn) co_await conn->wait_queued_below(kProcLowWater, deadline);
   }
 }
 

@@ -50,6 +50,7 @@ class HostAgent {
   void report_child_failures();
   void report_child(uint32_t rank, const std::string& why);
   void to_children(const std::string& payload);
+  bool behind() const;
   asio::awaitable<void> hold_back();
   asio::awaitable<void> serve_child(ConnectionPtr conn, uint32_t rank);
   asio::awaitable<void> wait_children_stopped(Millis timeout);

@@ -103,10 +103,7 @@ asio::awaitable<Result<std::string>> Connection::read() {
       close();
       co_return got.error();
     }
-    if (*got) {
-      last_receive_ = std::chrono::steady_clock::now();
-      co_return payload;
-    }
+    if (*got) co_return payload;
     if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
     if (decoder_.next_length() >= kDirectRead && read_chunk_ == kReadChunk) {
       // A large frame skips the decoder's buffer: read straight into it.
@@ -136,6 +133,8 @@ asio::awaitable<Result<std::string>> Connection::read() {
         co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
       co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
     }
+    // Per read, not per frame: a read may carry hundreds of frames.
+    last_receive_ = std::chrono::steady_clock::now();
     decoder_.commit(n);
   }
 }
