@@ -1,7 +1,8 @@
 // A framed, authenticated, full-duplex connection over a stream socket (unix
-// or TCP). One reader: the owner co_awaits read(). Writes are queued and sent
-// by one writer coroutine: small frames sent in the same turn of the event
-// loop are copied into shared chunks and go out in one gathered write.
+// or TCP). One reader: the owner co_awaits read(). The first frame sent in a
+// turn of the event loop is written at once; the rest are queued for one
+// writer coroutine, small ones copied into shared chunks, and go out in
+// gathered writes.
 // Given a TlsContext, a TCP connection runs TLS 1.3 under the framing.
 #pragma once
 
@@ -104,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> queue_;  // byte chunks, in stream order; frames may span them
   size_t in_flight_ = 0;           // front chunks in the writer's current write
   bool back_open_ = false;         // queue_.back() takes more small frames
+  bool burst_ = false;             // a frame was written at once in this turn
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closed_ = false;
