@@ -19,6 +19,10 @@ namespace meshrun {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kPeerHandshakeTimeout{5000};
+// Bytes queued to one proc or child host before casts from upstream wait,
+// and until when.
+constexpr size_t kProcHighWater = 2u << 20;
+constexpr size_t kProcLowWater = 512u << 10;
 
 // The ranks of `slice` are row-major over its dims; a proc is in it when each
 // of its coordinates is in range.
@@ -102,11 +106,12 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
       case MsgType::heartbeat:
         break;
       case MsgType::cast:
-        dispatch_cast(*frame);
         to_children(*frame);
+        dispatch_cast(std::move(*frame));
+        if (behind()) co_await hold_back();
         break;
       case MsgType::spawn_actors:
-        procs_.forward(*frame, [](uint32_t) { return true; });
+        procs_.forward(std::move(*frame), [](uint32_t) { return true; });
         break;
       default: {
         auto msg = decode(*frame);
@@ -143,7 +148,7 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
   }
 }
 
-void HostAgent::dispatch_cast(const std::string& payload) {
+void HostAgent::dispatch_cast(std::string payload) {
   Reader r(std::string_view(payload).substr(2));
   std::string mesh;
   std::vector<SliceDim> slice;
@@ -152,7 +157,27 @@ void HostAgent::dispatch_cast(const std::string& payload) {
     log::warn("dropping a malformed cast");
     return;
   }
-  procs_.forward(payload, [&](uint32_t rank) { return in_slice(slice, rank); });
+  procs_.forward(std::move(payload), [&](uint32_t rank) { return in_slice(slice, rank); });
+}
+
+// Back-pressure: while a proc or a child host is 2 MiB behind, stop reading
+// casts, so a sender that outruns its actors fills the sockets, not our
+// memory. Bounded by half the heartbeat timeout, so that a proc stuck in a
+// handler does not make the launcher look silent.
+bool HostAgent::behind() const {
+  if (procs_.max_queued() > kProcHighWater) return true;
+  for (const auto& [rank, c] : children_)
+    if (c.conn && c.conn->queued_bytes() > kProcHighWater) return true;
+  return false;
+}
+
+asio::awaitable<void> HostAgent::hold_back() {
+  const auto deadline = std::chrono::steady_clock::now() + Millis(config_.heartbeat_timeout_ms / 2);
+  co_await procs_.wait_queued_below(kProcLowWater, deadline);
+  for (auto& [rank, c] : children_) {
+    auto conn = c.conn;  // a copy: the child may go away while we wait
+    if (conn) co_await conn->wait_queued_below(kProcLowWater, deadline);
+  }
 }
 
 asio::awaitable<void> HostAgent::heartbeat() {

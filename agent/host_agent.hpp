@@ -37,7 +37,7 @@ class HostAgent {
   asio::awaitable<bool> serve(ConnectionPtr conn);  // true: stop requested
   asio::awaitable<void> heartbeat();
   asio::awaitable<void> accept_peers();
-  void dispatch_cast(const std::string& payload);
+  void dispatch_cast(std::string payload);
 
   // Tree launch: this host starts the hosts of config_.subtree over ssh; they
   // dial this agent's listener, and it relays between them and the launcher.
@@ -50,6 +50,8 @@ class HostAgent {
   void report_child_failures();
   void report_child(uint32_t rank, const std::string& why);
   void to_children(const std::string& payload);
+  bool behind() const;
+  asio::awaitable<void> hold_back();
   asio::awaitable<void> serve_child(ConnectionPtr conn, uint32_t rank);
   asio::awaitable<void> wait_children_stopped(Millis timeout);
 

@@ -17,6 +17,7 @@
 #include "agent/proc.hpp"
 #include "auth/tls.hpp"
 #include "util/log.hpp"
+#include "util/malloc_tuning.hpp"
 #include "wire/protocol.hpp"
 
 namespace {
@@ -98,6 +99,7 @@ int run(asio::io_context& io, asio::awaitable<int> main_task) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  meshrun::keep_message_buffers();
   // A handler (not SIG_IGN) so children get the default action back at exec.
   struct sigaction sa {};
   sa.sa_handler = on_sigpipe;

@@ -97,6 +97,7 @@ class ProcRuntime {
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(cast.payload.data()),
                                  cast.payload.size()),
         [&](std::span<const uint8_t> bytes) {
+          if (cast.port == 0) return;  // a send(): nobody listens for a reply
           reply.payload.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
           conn_->send(reply);
         });

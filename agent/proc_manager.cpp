@@ -500,10 +500,32 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
   changed_.notify();
 }
 
-void ProcManager::forward(const std::string& payload,
-                          const std::function<bool(uint32_t rank)>& pred) {
+void ProcManager::forward(std::string payload, const std::function<bool(uint32_t rank)>& pred) {
+  Connection* last = nullptr;
   for (const auto& [rank, p] : procs_)
-    if (p->conn && p->conn->is_open() && pred(rank)) p->conn->send_payload(payload);
+    if (p->conn && p->conn->is_open() && pred(rank)) {
+      if (last) last->send_payload(std::string_view(payload));
+      last = p->conn.get();
+    }
+  if (last) last->send_payload(std::move(payload));
+}
+
+size_t ProcManager::max_queued() const {
+  size_t most = 0;
+  for (const auto& [rank, p] : procs_)
+    if (p->conn) most = std::max(most, p->conn->queued_bytes());
+  return most;
+}
+
+asio::awaitable<bool> ProcManager::wait_queued_below(
+    size_t bytes, std::chrono::steady_clock::time_point deadline) {
+  // Copies: a proc may go away while we wait.
+  std::vector<ConnectionPtr> conns;
+  for (const auto& [rank, p] : procs_)
+    if (p->conn && p->conn->queued_bytes() > bytes) conns.push_back(p->conn);
+  for (auto& c : conns)
+    if (c->is_open() && !co_await c->wait_queued_below(bytes, deadline)) co_return !c->is_open();
+  co_return true;
 }
 
 void ProcManager::signal_all(int sig) {

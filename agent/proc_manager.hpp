@@ -33,7 +33,13 @@ class ProcManager {
   // Create-or-update: a proc that exists keeps running and reports its state.
   void create(const CreateProcs& request);
   // Forwards a payload to the procs whose rank `pred` accepts.
-  void forward(const std::string& payload, const std::function<bool(uint32_t rank)>& pred);
+  // The last proc takes `payload` itself: a large one is not copied again.
+  void forward(std::string payload, const std::function<bool(uint32_t rank)>& pred);
+  // Back-pressure: until no proc has more than `bytes` queued to it, or
+  // `deadline` (false then).
+  asio::awaitable<bool> wait_queued_below(size_t bytes,
+                                          std::chrono::steady_clock::time_point deadline);
+  size_t max_queued() const;
   // SIGTERM and SIGKILL mark the procs they hit as stopped by meshrun, so
   // their exit is reported as the job's teardown, not as their failure.
   void signal_all(int sig);

@@ -1,10 +1,10 @@
 // Messaging figures measured through the runtime's MeshClient itself, so the
 // launcher's CLI and process start-up stay out of them: cast latency to a
-// whole actor mesh, unicast round trip, pipelined one-way throughput, and the
-// peak RSS of the host agents and procs while the job is up. With --crowd N,
-// N bogus connections to every socket of the job (half silent, half a hello
-// they never follow up) are held open while the job starts and while it is
-// measured: what an intruder's crowd costs the real job.
+// whole actor mesh, unicast round trip, pipelined round-trip throughput,
+// one-way send() throughput at --payload bytes and at 1 MiB, and the peak RSS of the host agents
+// and procs while the job is up. With --crowd N, N bogus connections to every socket of the job
+// (half silent, half a hello they never follow up) are held open while the job starts and while it
+// is measured: what an intruder's crowd costs the real job.
 //
 // Prints "key value" lines for bench/run.sh to collect.
 #include <unistd.h>
@@ -28,6 +28,7 @@
 #include "channel/listener.hpp"
 #include "mesh/client.hpp"
 #include "util/job_dir.hpp"
+#include "util/malloc_tuning.hpp"
 #include "wire/frame.hpp"
 
 namespace {
@@ -41,13 +42,15 @@ struct Options {
   uint32_t hosts = 4;
   uint32_t procs = 16;
   bool tcp = false;
-  bool tls = false;     // TLS 1.3 on the TCP connections (implies tcp)
-  size_t payload = 64;  // bytes per unicast and throughput message
-  int casts = 300;      // samples for the whole-mesh cast
-  int unicasts = 3000;  // samples for the one-actor round trip
-  int oneway = 20000;   // messages for the throughput figure
-  int window = 64;      // in flight at once for the throughput figure
-  int crowd = 0;        // bogus connections held open to each socket of the job
+  bool tls = false;       // TLS 1.3 on the TCP connections (implies tcp)
+  size_t payload = 64;    // bytes per unicast and throughput message
+  int casts = 300;        // samples for the whole-mesh cast
+  int unicasts = 3000;    // samples for the one-actor round trip
+  int pipelined = 20000;  // Echo casts for the pipelined round-trip figure
+  int window = 64;        // casts in flight at once for it
+  int oneway = 1000000;   // one-way sends of --payload bytes
+  int oneway_mib = 2000;  // one-way sends of 1 MiB
+  int crowd = 0;          // bogus connections held open to each socket of the job
 };
 
 double us_since(Clock::time_point t0) {
@@ -162,8 +165,7 @@ class Bench {
     emit("unicast_p50_us", percentile(samples, 0.5));
     emit("unicast_p99_us", percentile(samples, 0.99));
 
-    // Every cast awaits its reply, so "one-way" here means a window of
-    // casts in flight: the rate the runtime sustains to one actor.
+    // Casts await their replies: this is a window of round trips in flight.
     const auto w0 = Clock::now();
     int sent = 0, errors = 0;
     int running = opt_.window;
@@ -172,7 +174,7 @@ class Bench {
       asio::co_spawn(
           io_,
           [&]() -> asio::awaitable<void> {
-            while (sent < opt_.oneway) {
+            while (sent < opt_.pipelined) {
               ++sent;
               auto r = co_await client_.cast(*actors, one, "Echo", payload, timeout);
               if (!r) ++errors;
@@ -183,16 +185,77 @@ class Bench {
           asio::detached);
     co_await done.wait_until([&] { return running == 0; }, Clock::now() + Millis(120000));
     if (errors > 0 || running > 0) co_return fail("throughput run lost replies");
-    emit("oneway_msgs_per_s", opt_.oneway / (us_since(w0) / 1e6));
+    emit("pipelined_msgs_per_s", opt_.pipelined / (us_since(w0) / 1e6));
 
+    emit_hwm("");
+
+    // One-way: send() with no reply, until the actor has counted them all.
+    if (opt_.oneway > 0) {
+      auto secs = co_await oneway(*actors, one, opt_.payload, opt_.oneway);
+      if (!secs) co_return fail(secs.error().message);
+      emit("oneway64_msgs_per_s", opt_.oneway / *secs);
+    }
+    if (opt_.oneway_mib > 0) {
+      auto secs = co_await oneway(*actors, one, size_t{1} << 20, opt_.oneway_mib);
+      if (!secs) co_return fail(secs.error().message);
+      emit("oneway1m_bytes_per_s", static_cast<double>(opt_.oneway_mib) * (1 << 20) / *secs);
+    }
+
+    // Peak memory with large one-way messages streaming through.
+    emit_hwm("oneway_");
+    co_return 0;
+  }
+
+  void emit_hwm(const std::string& prefix) {
     long agent_kib = 0, proc_kib = 0;
     for (const auto& h : client_.hosts())
       agent_kib = std::max(agent_kib, vm_hwm_kib(h.pid));
     for (const auto& p : client_.procs())
       proc_kib = std::max(proc_kib, vm_hwm_kib(p.pid));
-    emit("agent_hwm_kib", static_cast<double>(agent_kib));
-    emit("proc_hwm_kib", static_cast<double>(proc_kib));
-    co_return 0;
+    emit((prefix + "agent_hwm_kib").c_str(), static_cast<double>(agent_kib));
+    emit((prefix + "proc_hwm_kib").c_str(), static_cast<double>(proc_kib));
+  }
+
+  // Seconds from the first of `count` sends of `size` bytes until a cast
+  // that follows them (in order, to the same actor) shows them all counted.
+  // drain() keeps at most kInFlight bytes queued in this process; each agent
+  // holds back in turn, so nothing grows without bound.
+  asio::awaitable<Result<double>> oneway(const ActorMesh& actors, const Slice& one, size_t size,
+                                         int count) {
+    constexpr size_t kInFlight = 4u << 20;
+    const Millis timeout(60000);
+    auto before = co_await counted(actors, one);
+    if (!before) co_return before.error();
+    const std::string payload(size, 'x');
+    const size_t frame = size + 64;  // about: the cast around the payload
+    const size_t every = std::max<size_t>(1, (kInFlight / 4) / frame);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      client_.send(actors, one, "Count", payload);
+      if ((static_cast<size_t>(i) + 1) % every == 0)
+        if (auto ok = co_await client_.drain(kInFlight, timeout); !ok) co_return ok.error();
+    }
+    auto after = co_await counted(actors, one);
+    if (!after) co_return after.error();
+    const double secs = us_since(t0) / 1e6;
+    if (after->first - before->first != static_cast<uint64_t>(count) ||
+        after->second - before->second != static_cast<uint64_t>(count) * size)
+      co_return make_error(Errc::failed, "one-way sends were lost: the actor counted " +
+                                             std::to_string(after->first - before->first) + " of " +
+                                             std::to_string(count));
+    co_return secs;
+  }
+
+  // The actor's (messages, bytes) counted so far.
+  asio::awaitable<Result<std::pair<uint64_t, uint64_t>>> counted(const ActorMesh& actors,
+                                                                 const Slice& one) {
+    auto r = co_await client_.cast(actors, one, "GetCount", "", Millis(60000));
+    if (!r) co_return r.error();
+    if (r->size() != 1) co_return make_error(Errc::failed, "GetCount: no single reply");
+    unsigned long long n = 0, b = 0;
+    if (std::sscanf((*r)[0].payload.c_str(), "%llu %llu", &n, &b) != 2)
+      co_return make_error(Errc::failed, "GetCount: bad reply " + (*r)[0].payload);
+    co_return std::pair<uint64_t, uint64_t>{n, b};
   }
 
   asio::awaitable<Status> open_crowd(Address to) {
@@ -227,14 +290,15 @@ class Bench {
 int usage() {
   std::fprintf(stderr,
                "usage: mesh_bench --agent PATH --plugin PATH [--hosts H] [--procs P] [--tcp]\n"
-               "                  [--tls] [--casts N] [--unicasts N] [--oneway N] [--payload B]\n"
-               "                  [--crowd N]\n");
+               "                  [--tls] [--casts N] [--unicasts N] [--pipelined N]\n"
+               "                  [--oneway N] [--oneway-mib N] [--payload B] [--crowd N]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_message_buffers();  // as meshrun-agent does
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -258,8 +322,12 @@ int main(int argc, char** argv) {
       opt.casts = std::atoi(v);
     else if (a == "--unicasts")
       opt.unicasts = std::atoi(v);
+    else if (a == "--pipelined")
+      opt.pipelined = std::atoi(v);
     else if (a == "--oneway")
       opt.oneway = std::atoi(v);
+    else if (a == "--oneway-mib")
+      opt.oneway_mib = std::atoi(v);
     else if (a == "--crowd")
       opt.crowd = std::atoi(v);
     else if (a == "--payload")

@@ -5,6 +5,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
@@ -23,6 +24,13 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uint32_t kHandshakeMaxFrame = 64;
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxGather = 64;
+// Frames from this size on are read straight into their payload.
+constexpr size_t kDirectRead = 128 * 1024;
+// Frames up to this size are copied into shared chunks; larger ones are
+// queued on their own (moved in when the caller gives them up).
+constexpr size_t kCopyMax = 16 * 1024;
+// A chunk of small frames stops taking more at this size.
+constexpr size_t kChunkSize = 64 * 1024;
 // TLS writes one buffer per record: frames are copied into one up to this size.
 constexpr size_t kTlsCoalesce = 256 * 1024;
 
@@ -83,8 +91,10 @@ void Connection::close() {
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);
   queue_.clear();
+  in_flight_ = 0;
+  back_open_ = false;
   queued_bytes_ = 0;
-  if (drained_) drained_->cancel();
+  wake_waiters();
 }
 
 asio::awaitable<Result<std::string>> Connection::read() {
@@ -95,11 +105,26 @@ asio::awaitable<Result<std::string>> Connection::read() {
       close();
       co_return got.error();
     }
-    if (*got) {
+    if (*got) co_return payload;
+    if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
+    if (decoder_.next_length() >= kDirectRead && read_chunk_ == kReadChunk) {
+      // A large frame skips the decoder's buffer: read straight into it.
+      const size_t have = decoder_.take_partial(payload);
+      auto [ec, n] =
+          tls_ ? co_await asio::async_read(
+                     tls_->stream, asio::buffer(payload.data() + have, payload.size() - have),
+                     kTuple)
+               : co_await asio::async_read(
+                     socket_, asio::buffer(payload.data() + have, payload.size() - have), kTuple);
+      if (ec) {
+        close();
+        if (is_closed_error(ec))
+          co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
+        co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
+      }
       last_receive_ = std::chrono::steady_clock::now();
       co_return payload;
     }
-    if (!is_open()) co_return make_error(Errc::closed, "connection to " + peer_ + " is closed");
     char* buf = decoder_.prepare(read_chunk_);
     auto [ec, n] =
         tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, read_chunk_), kTuple)
@@ -110,6 +135,8 @@ asio::awaitable<Result<std::string>> Connection::read() {
         co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
       co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
     }
+    // Per read, not per frame: a read may carry hundreds of frames.
+    last_receive_ = std::chrono::steady_clock::now();
     decoder_.commit(n);
   }
 }
@@ -128,14 +155,33 @@ asio::awaitable<Result<std::string>> Connection::read_within(Millis timeout) {
   co_return frame;
 }
 
+std::string& Connection::open_chunk() {
+  if (!back_open_ || queue_.size() <= in_flight_ || queue_.back().size() >= kChunkSize) {
+    queue_.emplace_back();
+    back_open_ = true;
+  }
+  return queue_.back();
+}
+
+// Not written at once: the writer starts after the current handler, so every
+// frame sent until then shares its write.
+void Connection::start_writing() {
+  if (writing_) return;
+  writing_ = true;
+  asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+}
+
 void Connection::send_payload(std::string_view payload) {
   if (closed_) return;
   char header[kFrameHeaderSize];
   put_u32_be(header, static_cast<uint32_t>(payload.size()));
   size_t sent = 0;
-  if (!writing_ && queue_.empty() && !tls_) {
-    // Fast path: an idle socket usually takes the whole frame at once, which
-    // saves a coroutine and a trip through the scheduler per message.
+  if (!writing_ && queue_.empty() && !tls_ && !burst_) {
+    // The first frame of a turn goes at once, which saves a round trip
+    // through the scheduler when it is alone; the rest of the turn's frames
+    // wait for the writer and share its writes.
+    burst_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->burst_ = false; });
     const std::array<asio::const_buffer, 2> bufs{asio::buffer(header, kFrameHeaderSize),
                                                  asio::buffer(payload.data(), payload.size())};
     asio::error_code ec;
@@ -148,21 +194,67 @@ void Connection::send_payload(std::string_view payload) {
       last_send_ = std::chrono::steady_clock::now();
       return;
     }
+    if (sent < kFrameHeaderSize) {
+      open_chunk().append(header + sent, kFrameHeaderSize - sent);
+      queued_bytes_ += kFrameHeaderSize - sent;
+      sent = 0;
+    } else {
+      sent -= kFrameHeaderSize;
+    }
+    // The rest of the frame, as its own chunk.
+    queue_.emplace_back(payload.substr(sent));
+    back_open_ = false;
+    queued_bytes_ += payload.size() - sent;
+    start_writing();
+    return;
   }
-  std::string frame;
-  frame.reserve(kFrameHeaderSize + payload.size() - sent);
-  if (sent < kFrameHeaderSize) {
-    frame.append(header + sent, kFrameHeaderSize - sent);
-    frame.append(payload);
+  if (payload.size() <= kCopyMax) {
+    auto& chunk = open_chunk();
+    chunk.append(header, kFrameHeaderSize);
+    chunk.append(payload);
   } else {
-    frame.append(payload.substr(sent - kFrameHeaderSize));
+    std::string frame;
+    frame.reserve(kFrameHeaderSize + payload.size());
+    frame.append(header, kFrameHeaderSize);
+    frame.append(payload);
+    queue_.push_back(std::move(frame));
+    back_open_ = false;
   }
-  queued_bytes_ += frame.size();
-  queue_.push_back(std::move(frame));
-  if (!writing_) {
-    writing_ = true;
-    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+  queued_bytes_ += kFrameHeaderSize + payload.size();
+  start_writing();
+}
+
+void Connection::send_payload(std::string&& payload) {
+  if (payload.size() <= kCopyMax) return send_payload(std::string_view(payload));
+  if (closed_) return;
+  char header[kFrameHeaderSize];
+  put_u32_be(header, static_cast<uint32_t>(payload.size()));
+  open_chunk().append(header, kFrameHeaderSize);
+  queued_bytes_ += kFrameHeaderSize + payload.size();
+  queue_.push_back(std::move(payload));
+  back_open_ = false;
+  start_writing();
+}
+
+void Connection::send_parts(std::string_view head, std::string&& tail) {
+  if (closed_) return;
+  char header[kFrameHeaderSize];
+  put_u32_be(header, static_cast<uint32_t>(head.size() + tail.size()));
+  auto& chunk = open_chunk();
+  chunk.append(header, kFrameHeaderSize);
+  chunk.append(head);
+  queued_bytes_ += kFrameHeaderSize + head.size() + tail.size();
+  if (tail.size() <= kCopyMax) {
+    chunk.append(tail);
+  } else {
+    queue_.push_back(std::move(tail));
+    back_open_ = false;
   }
+  start_writing();
+}
+
+void Connection::wake_waiters() {
+  if (drained_) drained_->cancel();
 }
 
 asio::awaitable<void> Connection::write_loop() {
@@ -175,11 +267,12 @@ asio::awaitable<void> Connection::write_loop() {
     asio::error_code ec;
     if (tls_) {
       // One buffer, so small frames share records instead of one each; a
-      // lone or large frame goes as it is.
+      // lone or large chunk goes as it is.
       count = 1;
       bytes = queue_[0].size();
       while (count < queue_.size() && bytes + queue_[count].size() <= kTlsCoalesce)
         bytes += queue_[count++].size();
+      in_flight_ = count;
       asio::const_buffer out = asio::buffer(queue_[0]);
       if (count > 1) {
         tls_->scratch.clear();
@@ -193,28 +286,52 @@ asio::awaitable<void> Connection::write_loop() {
         bufs.emplace_back(asio::buffer(queue_[i]));
         bytes += queue_[i].size();
       }
+      in_flight_ = count;
       std::tie(ec, std::ignore) = co_await asio::async_write(socket_, bufs, kTuple);
     }
+    in_flight_ = 0;
     if (ec || closed_) {
       close();
       break;
     }
     for (size_t i = 0; i < count; ++i)
       queue_.pop_front();
+    if (queue_.empty()) back_open_ = false;
     queued_bytes_ -= bytes;
     last_send_ = std::chrono::steady_clock::now();
+    wake_waiters();
   }
   writing_ = false;
-  if (drained_) drained_->cancel();
+  wake_waiters();
 }
 
 asio::awaitable<void> Connection::flush() {
   auto self = shared_from_this();
   while (writing_ && !closed_) {
-    if (!drained_) drained_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
-    drained_->expires_at(asio::steady_timer::time_point::max());
+    if (!drained_) {
+      drained_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+      drained_->expires_at(asio::steady_timer::time_point::max());
+    }
     co_await drained_->async_wait(kTuple);
   }
+}
+
+asio::awaitable<bool> Connection::wait_queued_below(
+    size_t bytes, std::chrono::steady_clock::time_point deadline) {
+  auto self = shared_from_this();
+  while (queued_bytes_ > bytes && !closed_) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    if (!drained_) {
+      drained_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+      drained_->expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::steady_timer guard(socket_.get_executor(), deadline);
+    guard.async_wait([self](asio::error_code ec) {
+      if (!ec) self->wake_waiters();
+    });
+    co_await drained_->async_wait(kTuple);
+  }
+  co_return !closed_;
 }
 
 asio::awaitable<Result<std::string>> Connection::read_with_deadline(asio::steady_timer& timer) {

@@ -1,6 +1,8 @@
 // A framed, authenticated, full-duplex connection over a stream socket (unix
-// or TCP). One reader: the owner co_awaits read(). Writes are queued and sent
-// by one writer coroutine that gathers queued frames into a single write.
+// or TCP). One reader: the owner co_awaits read(). The first frame sent in a
+// turn of the event loop is written at once; the rest are queued for one
+// writer coroutine, small ones copied into shared chunks, and go out in
+// gathered writes.
 // Given a TlsContext, a TCP connection runs TLS 1.3 under the framing.
 #pragma once
 
@@ -52,6 +54,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<Result<std::string>> read_within(Millis timeout);
 
   void send_payload(std::string_view payload);
+  // A large payload is queued as it is, not copied.
+  void send_payload(std::string&& payload);
+  // One frame whose payload is `head` then `tail`; a large tail is not copied.
+  void send_parts(std::string_view head, std::string&& tail);
   template <class M>
   void send(const M& message) {
     send_payload(encode(message));
@@ -59,6 +65,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t queued_bytes() const { return queued_bytes_; }
   // Completes when everything queued so far is written (or the connection failed).
   asio::awaitable<void> flush();
+  // Back-pressure: true once at most `bytes` are queued; false when the
+  // connection closed or `deadline` passed first.
+  asio::awaitable<bool> wait_queued_below(size_t bytes,
+                                          std::chrono::steady_clock::time_point deadline);
 
   void close();
   bool is_open() const { return socket_.is_open() && !closed_; }
@@ -71,6 +81,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   Connection(Socket socket, std::string peer);
   asio::awaitable<void> write_loop();
+  // The chunk small frames are appended to (one the writer is not sending).
+  std::string& open_chunk();
+  void start_writing();
+  void wake_waiters();
   asio::awaitable<Result<std::string>> read_with_deadline(asio::steady_timer& timer);
   // The deadline, the pre-auth frame cap and TLS are the same for both
   // roles; only the HMAC exchange differs.
@@ -88,11 +102,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   FrameDecoder decoder_;
   size_t read_chunk_ = 64 * 1024;  // bytes asked of each read; less before authentication
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_;  // byte chunks, in stream order; frames may span them
+  size_t in_flight_ = 0;           // front chunks in the writer's current write
+  bool back_open_ = false;         // queue_.back() takes more small frames
+  bool burst_ = false;             // a frame was written at once in this turn
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closed_ = false;
-  std::unique_ptr<asio::steady_timer> drained_;  // cancelled whenever the queue empties
+  // Never expires; cancelled after every write so waiters re-check the queue.
+  std::unique_ptr<asio::steady_timer> drained_;
   std::chrono::steady_clock::time_point last_receive_;
   std::chrono::steady_clock::time_point last_send_;
 };

@@ -21,6 +21,9 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Millis kHandshakeTimeout{5000};
 // After SIGKILL, how long a host may take to report its ranks reaped.
 constexpr Millis kKillReportTimeout{10000};
+// A cast's payload above this size goes to the socket without being copied
+// into the encoded frame.
+constexpr size_t kSplitPayload = 16 * 1024;
 
 bool has_env(const std::vector<std::string>& env, const std::string& key) {
   for (const auto& e : env)
@@ -215,6 +218,8 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
             auto& port = it->second;
             port.replies.push_back(std::move(m));
             if (port.replies.size() == port.expected) changed_.notify();
+          } else {
+            ++unclaimed_replies_;
           }
         } else if constexpr (std::is_same_v<M, ProcStatus>) {
           on_proc_status(std::move(m));
@@ -510,36 +515,16 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
                                                              const Slice& slice,
                                                              std::string message,
                                                              std::string payload, Millis timeout) {
-  Cast cast;
-  cast.mesh = actors.name;
-  const auto& dims = slice.extent().dims();
-  for (size_t i = 0; i < dims.size(); ++i)
-    cast.slice.push_back(
-        {dims[i].name, dims[i].size, slice.ranges()[i].begin, slice.ranges()[i].end});
-  cast.port = next_port_++;
-  cast.message = message;
-  cast.payload = payload;
+  const uint64_t port_id = next_port_++;
   const uint64_t expected = slice.num_ranks();
-  auto& port = ports_[cast.port];
+  auto& port = ports_[port_id];
   port.expected = expected;
   auto& replies = port.replies;
-  const std::string frame = encode(cast);
-  // Hosts are the outermost dimension: a host gets the cast when any of its
-  // procs is in the slice. Casts follow the tree: a first-level host passes
-  // it on to its children.
-  const int host_dim = slice.extent().find("hosts");
-  std::vector<bool> wanted(hosts_.size(), host_dim < 0);
-  if (host_dim >= 0) {
-    const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
-    for (auto& host : hosts_)
-      if (host.rank >= r.begin && host.rank < r.end) wanted[host.via.value_or(host.rank)] = true;
-  }
-  for (auto& host : hosts_)
-    if (!host.via && wanted[host.rank]) send_to(host.rank, frame);
+  route_cast(actors, slice, port_id, message, std::move(payload));
   const bool ok = co_await changed_.wait_until(
       [&] { return failed() || replies.size() >= expected; }, Clock::now() + timeout);
   std::vector<Reply> got = std::move(replies);
-  ports_.erase(cast.port);
+  ports_.erase(port_id);
   if (failed()) co_return make_error(Errc::failed, failure_->message);
   if (!ok) {
     std::vector<bool> answered(actors.procs.extent.num_ranks(), false);
@@ -558,6 +543,67 @@ asio::awaitable<Result<std::vector<Reply>>> MeshClient::cast(const ActorMesh& ac
                                             std::to_string(count) + " rank(s): " + missing);
   }
   co_return got;
+}
+
+void MeshClient::route_cast(const ActorMesh& actors, const Slice& slice, uint64_t port,
+                            std::string message, std::string payload) {
+  Cast cast;
+  cast.mesh = actors.name;
+  const auto& dims = slice.extent().dims();
+  for (size_t i = 0; i < dims.size(); ++i)
+    cast.slice.push_back(
+        {dims[i].name, dims[i].size, slice.ranges()[i].begin, slice.ranges()[i].end});
+  cast.port = port;
+  cast.message = std::move(message);
+  // Hosts are the outermost dimension: a host gets the cast when any of its
+  // procs is in the slice. Casts follow the tree: a first-level host passes
+  // it on to its children.
+  const int host_dim = slice.extent().find("hosts");
+  std::vector<bool> wanted(hosts_.size(), host_dim < 0);
+  if (host_dim >= 0) {
+    const auto& r = slice.ranges()[static_cast<size_t>(host_dim)];
+    for (auto& host : hosts_)
+      if (host.rank >= r.begin && host.rank < r.end) wanted[host.via.value_or(host.rank)] = true;
+  }
+  std::vector<uint32_t> to;
+  for (auto& host : hosts_)
+    if (!host.via && wanted[host.rank]) to.push_back(host.rank);
+  if (to.size() == 1 && payload.size() > kSplitPayload) {
+    // The payload is the last field: encode the rest, then its length, and
+    // let the connection queue the payload itself, uncopied.
+    std::string head = encode(cast);
+    head.resize(head.size() - sizeof(uint32_t));
+    Writer w(head);
+    w(static_cast<uint32_t>(payload.size()));
+    auto& h = hosts_[to[0]];
+    if (h.conn && h.conn->is_open()) h.conn->send_parts(head, std::move(payload));
+    return;
+  }
+  cast.payload = std::move(payload);
+  const std::string frame = encode(cast);
+  for (uint32_t host : to)
+    send_to(host, frame);
+}
+
+void MeshClient::send(const ActorMesh& actors, const Slice& slice, std::string message,
+                      std::string payload) {
+  if (failed()) return;
+  route_cast(actors, slice, 0, std::move(message), std::move(payload));
+}
+
+asio::awaitable<Status> MeshClient::drain(size_t max_queued, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    auto conn = hosts_[i].conn;
+    if (hosts_[i].via || !conn || !conn->is_open()) continue;
+    const bool ok = co_await conn->wait_queued_below(max_queued, deadline);
+    if (failed()) co_return make_error(Errc::failed, failure_->message);
+    if (!ok && conn->is_open())
+      co_return make_error(Errc::timeout,
+                           "host " + std::to_string(i) + " took no more within " + ms(timeout));
+  }
+  if (failed()) co_return make_error(Errc::failed, failure_->message);
+  co_return Status{};
 }
 
 asio::awaitable<bool> MeshClient::wait_all_exited(Clock::time_point deadline) {

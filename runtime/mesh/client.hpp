@@ -56,6 +56,16 @@ class MeshClient {
   asio::awaitable<Result<std::vector<Reply>>> cast(const ActorMesh& actors, const Slice& slice,
                                                    std::string message, std::string payload,
                                                    Millis timeout);
+  // Fire and forget (Monarch's send, not call): the same cast, routed the
+  // same way, with port 0, so no actor replies. Each actor gets the sends of
+  // this client in order; an actor that fails is still reported (and fails
+  // the job) through supervision. Never blocks: pace it with drain(). Once
+  // the job failed it does nothing; drain() and cast() report the failure.
+  void send(const ActorMesh& actors, const Slice& slice, std::string message, std::string payload);
+  // Back-pressure for send(): until at most `max_queued` bytes wait to be
+  // written to every host. Each agent in turn stops reading while its procs
+  // are behind, so bytes in flight stay bounded end to end.
+  asio::awaitable<Status> drain(size_t max_queued, Millis timeout);
   // Command mode: until every proc has exited, the job failed, or `deadline`.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
   // Command mode: SIGTERM to every rank, SIGKILL after `grace`; returns once
@@ -79,6 +89,8 @@ class MeshClient {
   void send_input(uint32_t rank, const std::string& data);
   void fail(JobFailure failure);
   const std::optional<JobFailure>& failure() const { return failure_; }
+  // Replies that came for no open port (late ones, or any to a send()).
+  uint64_t unclaimed_replies() const { return unclaimed_replies_; }
 
   const std::vector<Host>& hosts() const { return hosts_; }
   // Latest status of every proc of the proc mesh, by rank.
@@ -103,6 +115,9 @@ class MeshClient {
   void send_to(uint32_t host, const M& msg) {
     send_to(host, encode(msg));
   }
+  // A cast with its port set, encoded and sent to the hosts its slice needs.
+  void route_cast(const ActorMesh& actors, const Slice& slice, uint64_t port, std::string message,
+                  std::string payload);
   bool is_child(uint32_t parent, uint32_t host) const;
   void on_proc_status(ProcStatus&& st);
   void on_pmi_barrier(uint32_t host, PmiBarrierIn&& in);
@@ -128,6 +143,7 @@ class MeshClient {
   };
   std::map<uint64_t, Port> ports_;
   uint64_t next_port_ = 1;
+  uint64_t unclaimed_replies_ = 0;
   ProcMesh proc_mesh_;
   bool procs_may_exit_ = false;
   bool shutting_down_ = false;

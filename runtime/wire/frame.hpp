@@ -39,6 +39,13 @@ class FrameDecoder {
   void commit(size_t n);
 
   size_t buffered() const { return end_ - begin_; }
+  // The next frame's payload length once its header is in (checked against
+  // the limit), else 0.
+  uint32_t next_length() const;
+  // Takes the next frame out before it is all in: `payload` is sized to it
+  // and holds the bytes buffered so far, which are returned; the caller
+  // reads the rest into it straight from the socket.
+  size_t take_partial(std::string& payload);
   void set_max_frame(uint32_t max_frame) { max_frame_ = max_frame; }
 
  private:
