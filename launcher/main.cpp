@@ -9,12 +9,14 @@
 #include "launcher/job_runner.hpp"
 #include "spec/spec_loader.hpp"
 #include "util/log.hpp"
+#include "util/malloc_tuning.hpp"
 
 namespace {
 void on_sigpipe(int) {}
 }  // namespace
 
 int main(int argc, char** argv) {
+  meshrun::keep_message_buffers();
   struct sigaction sa {};
   sa.sa_handler = on_sigpipe;  // a handler, not SIG_IGN, so ranks get the default back
   ::sigaction(SIGPIPE, &sa, nullptr);

@@ -78,7 +78,7 @@ Result<bool> FrameDecoder::next(std::string& payload) {
 
 uint32_t FrameDecoder::next_length() const {
   if (broken_ || end_ - begin_ < kFrameHeaderSize) return 0;
-  const uint32_t len = get_u32_be(buf_.data() + begin_);
+  const uint32_t len = get_u32_be(buf_.get() + begin_);
   return len > max_frame_ ? 0 : len;
 }
 
@@ -86,7 +86,7 @@ size_t FrameDecoder::take_partial(std::string& payload) {
   const uint32_t len = next_length();
   const size_t have = std::min<size_t>(len, end_ - begin_ - kFrameHeaderSize);
   payload.resize(len);
-  std::memcpy(payload.data(), buf_.data() + begin_ + kFrameHeaderSize, have);
+  if (have > 0) std::memcpy(payload.data(), buf_.get() + begin_ + kFrameHeaderSize, have);
   begin_ += kFrameHeaderSize + have;
   if (begin_ == end_) begin_ = end_ = 0;
   return have;
