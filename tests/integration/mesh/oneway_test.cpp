@@ -169,8 +169,11 @@ TEST_CASE("sends reach the actor in order, no reply comes back, and memory stays
   CHECK(out.counted_other == "0 0 0");
   CHECK(out.unclaimed == 0);
   // About 70 MB went through; the agent held a few MiB of it at a time.
+  // (Not under AddressSanitizer: its quarantine keeps what was freed.)
   CHECK(out.agent_hwm_kib > 0);
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(out.agent_hwm_kib < 48 * 1024);
+#endif
   CHECK(meshrun_test::wait_no_job_processes(guard.marker(), std::chrono::seconds(10)));
 }
 
