@@ -126,7 +126,10 @@ ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::stri
 }
 
 ProcManager::~ProcManager() {
-  std::lock_guard lock(sink_->mu);
+  // Spawner threads finish what they hold before this manager and its loop
+  // go; a spawn stuck past the deadline is abandoned to the exit.
+  std::unique_lock lock(sink_->mu);
+  sink_->done.wait_for(lock, std::chrono::seconds(5), [this] { return sink_->in_flight == 0; });
   sink_->owner = nullptr;
 }
 
@@ -335,13 +338,23 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
 
   ++spawning_;
   ++batch_size_;
-  spawners_->submit([sink = sink_, launch] {
+  {
+    std::lock_guard lock(sink_->mu);
+    ++sink_->in_flight;
+  }
+  spawners_->submit([sink = sink_, launch]() mutable {
     launch->spawned.emplace(spawn_process(launch->opt, &launch->why));
     std::lock_guard lock(sink->mu);
-    if (!sink->owner) return;  // the agent is going away; its exit kills the child
-    asio::post(sink->owner->io_, [sink, launch] {
-      if (sink->owner) sink->owner->finish_spawn(*launch);
-    });
+    // The launch (its proc's sockets and descriptors) is moved to the event
+    // loop: released here, on this thread, it would race with the loop.
+    if (sink->owner)
+      asio::post(sink->owner->io_, [sink, launch = std::move(launch)] {
+        if (sink->owner) sink->owner->finish_spawn(*launch);
+      });
+    else  // the agent gave up waiting for us and is exiting: leave it to exit
+      new std::shared_ptr<Launch>(std::move(launch));
+    --sink->in_flight;
+    sink->done.notify_all();
   });
 }
 

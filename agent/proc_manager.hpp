@@ -5,6 +5,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -91,6 +92,8 @@ class ProcManager {
   // manager goes away, so a late spawn never touches a dead loop or manager.
   struct SpawnSink {
     std::mutex mu;
+    std::condition_variable done;
+    size_t in_flight = 0;  // submitted to a spawner and not yet handed back
     ProcManager* owner = nullptr;
   };
   std::shared_ptr<SpawnSink> sink_;
