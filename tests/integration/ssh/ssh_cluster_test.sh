@@ -20,6 +20,9 @@ AGENT=$(readlink -f "$AGENT")
 # Ranks of this run carry it in their environment: the /proc scan finds them.
 MARK=ssh-test-$$-$RANDOM$RANDOM
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshrun-ssh-test.XXXXXX")
+# The launcher's job directory goes here too: a launcher the test SIGKILLs
+# cannot remove its own, and the cleanup below must.
+export TMPDIR=$work
 bg=
 cleanup() {
     [ -n "$bg" ] && kill -KILL "$bg" 2>/dev/null
