@@ -1,25 +1,19 @@
 // MeshClient::send: one-way casts reach the actor in order, draw no reply
 // traffic, stay bounded in memory, and an actor they make fail still fails
 // the job. The launcher side is the runtime's MeshClient in this process.
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 
-#include "alloc/local_allocator.hpp"
-#include "auth/secret.hpp"
 #include "harness.hpp"
-#include "mesh/client.hpp"
+#include "in_process_job.hpp"
 
 using namespace meshrun;
-using std::chrono::milliseconds;
+using meshrun::test::InProcessJob;
 
 namespace {
 
 struct Outcome {
-  std::string error;          // the first thing that went wrong, if any
   std::string asked_reply;    // a cast of Count: the actor replies when asked
   std::string counted;        // GetCount of the actor sent to, afterwards
   std::string counted_other;  // GetCount of the actor not in the slice
@@ -27,7 +21,6 @@ struct Outcome {
   long agent_hwm_kib = 0;     // the host agent's peak RSS
   std::string failed_cast;    // the cast after a send of Fail
   std::string failure;        // the job's failure, then
-  bool done = false;
 };
 
 long vm_hwm_kib(uint32_t pid) {
@@ -36,32 +29,6 @@ long vm_hwm_kib(uint32_t pid) {
   while (std::getline(in, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
   return 0;
-}
-
-struct Job {
-  ProcMesh procs;
-  ActorMesh actors;
-};
-
-asio::awaitable<std::string> start(MeshClient& client, Allocator& allocator,
-                                   const AgentLaunch& launch, Job& job) {
-  auto hosts = co_await client.allocate(allocator, launch, Millis(20000));
-  if (!hosts) co_return "allocate: " + hosts.error().message;
-  auto per_host = Extent::make({{"procs", 2}});
-  // Named, not temporaries: GCC 12 mis-copies prvalue arguments into coroutine frames.
-  const std::string name = "p";
-  CreateProcs create;
-  auto procs = co_await client.spawn_procs(*hosts, name, *per_host, create, Millis(20000));
-  if (!procs) co_return "spawn_procs: " + procs.error().message;
-  SpawnActors spawn;
-  spawn.mesh = "actors";
-  spawn.plugin = MESHRUN_TESTACTORS;
-  spawn.type = "TestActor";
-  auto actors = co_await client.spawn_actors(*procs, spawn, Millis(20000));
-  if (!actors) co_return "spawn_actors: " + actors.error().message;
-  job.procs = *procs;
-  job.actors = *actors;
-  co_return "";
 }
 
 asio::awaitable<std::string> one_reply(MeshClient& client, const ActorMesh& actors,
@@ -81,7 +48,8 @@ size_t size_of(int i) {
   return i < kSmall ? static_cast<size_t>(i) : static_cast<size_t>(i - kSmall + 1) * (16u << 10);
 }
 
-asio::awaitable<std::string> sends(MeshClient& client, const Job& job, Outcome& out) {
+asio::awaitable<std::string> sends(InProcessJob& job, Outcome& out) {
+  MeshClient& client = job.client;
   Slice rank1(job.procs.extent);
   if (auto ok = rank1.restrict("procs", 1, 2); !ok) co_return ok.error().message;
   Slice rank0(job.procs.extent);
@@ -104,7 +72,8 @@ asio::awaitable<std::string> sends(MeshClient& client, const Job& job, Outcome& 
   co_return "";
 }
 
-asio::awaitable<std::string> send_fail(MeshClient& client, const Job& job, Outcome& out) {
+asio::awaitable<std::string> send_fail(InProcessJob& job, Outcome& out) {
+  MeshClient& client = job.client;
   Slice rank0(job.procs.extent);
   if (auto ok = rank0.restrict("procs", 0, 1); !ok) co_return ok.error().message;
   client.send(job.actors, rank0, "Fail", "");
@@ -115,51 +84,14 @@ asio::awaitable<std::string> send_fail(MeshClient& client, const Job& job, Outco
   co_return "";
 }
 
-enum class Scenario { sends, fail };
-
-asio::awaitable<void> scenario(asio::io_context& io, MeshClient& client, const Secret& secret,
-                               std::string marker, Scenario which, Outcome& out) {
-  LocalAllocator allocator(io, 1);
-  AgentLaunch launch;
-  launch.bootstrap_addresses = client.address().to_string();
-  launch.secret_hex = secret.to_hex();
-  launch.agent_path = MESHRUN_AGENT;
-  launch.env.push_back(std::string(meshrun_test::kMarkerVar) + "=" + marker);
-  Job job;
-  out.error = co_await start(client, allocator, launch, job);
-  if (out.error.empty()) {
-    if (which == Scenario::sends)
-      out.error = co_await sends(client, job, out);
-    else
-      out.error = co_await send_fail(client, job, out);
-  }
-  co_await client.shutdown(Millis(2000), Millis(10000));
-  co_await allocator.reap(Millis(5000));
-  out.done = true;
-}
-
-Outcome run(Scenario which, const std::string& marker) {
-  meshrun_test::TempDir tmp;
-  Outcome out;
-  asio::io_context io;
-  auto secret = Secret::generate();
-  REQUIRE(secret.ok());
-  MeshClient client(io, *secret, Millis(30000));
-  REQUIRE(client.listen(*Address::parse("unix:" + tmp.path() + "/bootstrap.sock")).ok());
-  asio::co_spawn(io, scenario(io, client, *secret, marker, which, out), asio::detached);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  while (!out.done && std::chrono::steady_clock::now() < until)
-    io.run_one_for(milliseconds(200));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("sends reach the actor in order, no reply comes back, and memory stays bounded") {
   meshrun_test::JobGuard guard;
-  const Outcome out = run(Scenario::sends, guard.marker());
-  REQUIRE(out.done);
-  REQUIRE(out.error.empty());
+  Outcome out;
+  const std::string error = meshrun::test::run_in_process_job(
+      guard.marker(), [&](InProcessJob& job) { return sends(job, out); });
+  REQUIRE(error.empty());
   CHECK(out.asked_reply == "counted");
   uint64_t bytes = 0;
   for (int i = 0; i < kSmall + kLarge; ++i)
@@ -179,9 +111,10 @@ TEST_CASE("sends reach the actor in order, no reply comes back, and memory stays
 
 TEST_CASE("a send that makes an actor fail fails the job through supervision") {
   meshrun_test::JobGuard guard;
-  const Outcome out = run(Scenario::fail, guard.marker());
-  REQUIRE(out.done);
-  REQUIRE(out.error.empty());
+  Outcome out;
+  const std::string error = meshrun::test::run_in_process_job(
+      guard.marker(), [&](InProcessJob& job) { return send_fail(job, out); });
+  REQUIRE(error.empty());
   INFO("cast: " << out.failed_cast << "; failure: " << out.failure);
   CHECK(out.failed_cast != "ok");
   CHECK(out.failure.find("actor ") != std::string::npos);

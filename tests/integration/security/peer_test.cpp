@@ -7,23 +7,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
-#include "alloc/local_allocator.hpp"
-#include "auth/secret.hpp"
 #include "channel/connection.hpp"
 #include "channel/listener.hpp"
 #include "harness.hpp"
-#include "live_job.hpp"
-#include "mesh/client.hpp"
+#include "in_process_job.hpp"
 
 using namespace meshrun;
-using std::chrono::milliseconds;
+using meshrun::test::InProcessJob;
 
 namespace {
 
@@ -55,11 +49,9 @@ std::string slurp(const std::string& path) {
 }
 
 struct Outcome {
-  std::string error;              // the first thing that went wrong, if any
   bool agent_dropped_it = false;  // the agent closed on the rogue peer
   bool launcher_dropped_it = false;
   size_t replies_after = 0;  // answers to the job's own cast afterwards
-  bool done = false;
 };
 
 // Authenticates to `address` with `secret`, sends a cast for an actor mesh
@@ -80,53 +72,21 @@ asio::awaitable<Result<bool>> rogue_peer(asio::io_context& io, const Secret& sec
   co_return !frame.ok();
 }
 
-// The job's own life, with the rogue peers in the middle; returns what went
-// wrong, or nothing.
-asio::awaitable<std::string> job_with_rogues(asio::io_context& io, MeshClient& client,
-                                             Allocator& allocator, const AgentLaunch& launch,
-                                             const Secret& secret, const std::string& dir,
-                                             Outcome& out) {
-  auto hosts = co_await client.allocate(allocator, launch, Millis(20000));
-  if (!hosts) co_return "allocate: " + hosts.error().message;
-  auto per_host = Extent::make({{"procs", 2}});
-  // Named, not temporaries: GCC 12 mis-copies prvalue arguments into coroutine frames.
-  const std::string name = "p";
-  CreateProcs create;
-  auto procs = co_await client.spawn_procs(*hosts, name, *per_host, create, Millis(20000));
-  if (!procs) co_return "spawn_procs: " + procs.error().message;
-  SpawnActors spawn;
-  spawn.mesh = "actors";
-  spawn.plugin = MESHRUN_TESTACTORS;
-  spawn.type = "TestActor";
-  auto actors = co_await client.spawn_actors(*procs, spawn, Millis(20000));
-  if (!actors) co_return "spawn_actors: " + actors.error().message;
-
-  auto agent = co_await rogue_peer(io, secret, *Address::parse("unix:" + dir + "/agent-0.sock"));
+// The rogue peers in the middle of the job's life, then the job's own cast.
+asio::awaitable<std::string> rogues(InProcessJob& job, Outcome& out) {
+  auto agent =
+      co_await rogue_peer(job.io, job.secret, *Address::parse(job.client.hosts().front().address));
   if (!agent) co_return "to the agent: " + agent.error().message;
   out.agent_dropped_it = *agent;
-  auto launcher = co_await rogue_peer(io, secret, client.address());
+  auto launcher = co_await rogue_peer(job.io, job.secret, job.client.address());
   if (!launcher) co_return "to the launcher: " + launcher.error().message;
   out.launcher_dropped_it = *launcher;
 
-  const Slice all(procs->extent);
-  auto replies = co_await client.cast(*actors, all, "GetActorId", "", Millis(10000));
+  const Slice all(job.procs.extent);
+  auto replies = co_await job.client.cast(job.actors, all, "GetActorId", "", Millis(10000));
   if (!replies) co_return "cast: " + replies.error().message;
   out.replies_after = replies->size();
   co_return "";
-}
-
-asio::awaitable<void> scenario(asio::io_context& io, MeshClient& client, const Secret& secret,
-                               std::string dir, std::string marker, Outcome& out) {
-  LocalAllocator allocator(io, 1);
-  AgentLaunch launch;
-  launch.bootstrap_addresses = client.address().to_string();
-  launch.secret_hex = secret.to_hex();
-  launch.agent_path = MESHRUN_AGENT;
-  launch.env.push_back(std::string(meshrun_test::kMarkerVar) + "=" + marker);
-  out.error = co_await job_with_rogues(io, client, allocator, launch, secret, dir, out);
-  co_await client.shutdown(Millis(2000), Millis(10000));
-  co_await allocator.reap(Millis(5000));
-  out.done = true;
 }
 
 }  // namespace
@@ -138,23 +98,15 @@ TEST_CASE(
   meshrun_test::JobGuard guard;  // no process of the job may outlive the test
   const std::string log_path = tmp.path() + "/stderr.log";
   Outcome out;
+  std::string error;
   {
     StderrToFile capture(log_path);
-    asio::io_context io;
-    auto secret = Secret::generate();
-    REQUIRE(secret.ok());
-    MeshClient client(io, *secret, Millis(30000));
-    REQUIRE(client.listen(*Address::parse("unix:" + tmp.path() + "/bootstrap.sock")).ok());
-    asio::co_spawn(io, scenario(io, client, *secret, tmp.path(), guard.marker(), out),
-                   asio::detached);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    while (!out.done && std::chrono::steady_clock::now() < until)
-      io.run_one_for(milliseconds(200));
+    error = meshrun::test::run_in_process_job(guard.marker(),
+                                              [&](InProcessJob& job) { return rogues(job, out); });
   }
   const std::string log = slurp(log_path);
   INFO("log: " << log);
-  REQUIRE(out.done);
-  CHECK(out.error.empty());
+  CHECK(error.empty());
   CHECK(out.agent_dropped_it);
   CHECK(out.launcher_dropped_it);
   CHECK(out.replies_after == 2);
