@@ -21,6 +21,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build-sanitize}
 [ $# -gt 0 ] && shift
 jobs=${JOBS:-2}
+. "$src/tests/sanitizer_reports.sh"
 
 cmake -S "$src" -B "$build" -G Ninja -DMESHRUN_SANITIZE=ON -DMESHRUN_TESTS=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -36,13 +37,4 @@ export LSAN_OPTIONS="log_path=$logs/lsan"
 status=0
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" "$@" || status=$?
 
-reports=$(find "$logs" -type f | sort)
-if [ -n "$reports" ]; then
-  echo "sanitize.sh: sanitizer reports were written:" >&2
-  for r in $reports; do
-    echo "==== $r" >&2
-    cat "$r" >&2
-  done
-  status=1
-fi
-exit $status
+exit_with_reports sanitize.sh "$logs" "$status"

@@ -25,6 +25,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build-tsan}
 [ $# -gt 0 ] && shift
 jobs=${JOBS:-2}
+. "$src/tests/sanitizer_reports.sh"
 
 cmake -S "$src" -B "$build" -G Ninja -DMESHRUN_SANITIZE_THREAD=ON -DMESHRUN_TESTS=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -41,13 +42,4 @@ ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" \
   -R '^(process_test|integration|command_test|security_test):' -LE 'slurm|cluster|ssh' \
   -E 'out of descriptors|200 jobs in a row' "$@" || status=$?
 
-reports=$(find "$logs" -type f | sort)
-if [ -n "$reports" ]; then
-  echo "sanitize_thread.sh: ThreadSanitizer reports were written:" >&2
-  for r in $reports; do
-    echo "==== $r" >&2
-    cat "$r" >&2
-  done
-  status=1
-fi
-exit $status
+exit_with_reports sanitize_thread.sh "$logs" "$status"
