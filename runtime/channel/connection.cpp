@@ -97,6 +97,12 @@ void Connection::close() {
   wake_waiters();
 }
 
+Error Connection::read_failed(const asio::error_code& ec) {
+  close();
+  if (is_closed_error(ec)) return make_error(Errc::closed, "connection to " + peer_ + " closed");
+  return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
+}
+
 asio::awaitable<Result<std::string>> Connection::read() {
   std::string payload;
   for (;;) {
@@ -116,12 +122,7 @@ asio::awaitable<Result<std::string>> Connection::read() {
                      kTuple)
                : co_await asio::async_read(
                      socket_, asio::buffer(payload.data() + have, payload.size() - have), kTuple);
-      if (ec) {
-        close();
-        if (is_closed_error(ec))
-          co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
-        co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
-      }
+      if (ec) co_return read_failed(ec);
       last_receive_ = std::chrono::steady_clock::now();
       co_return payload;
     }
@@ -129,12 +130,7 @@ asio::awaitable<Result<std::string>> Connection::read() {
     auto [ec, n] =
         tls_ ? co_await tls_->stream.async_read_some(asio::buffer(buf, read_chunk_), kTuple)
              : co_await socket_.async_read_some(asio::buffer(buf, read_chunk_), kTuple);
-    if (ec) {
-      close();
-      if (is_closed_error(ec))
-        co_return make_error(Errc::closed, "connection to " + peer_ + " closed");
-      co_return make_error(Errc::io, "reading from " + peer_ + ": " + ec.message());
-    }
+    if (ec) co_return read_failed(ec);
     // Per read, not per frame: a read may carry hundreds of frames.
     last_receive_ = std::chrono::steady_clock::now();
     decoder_.commit(n);

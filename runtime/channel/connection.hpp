@@ -85,6 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string& open_chunk();
   void start_writing();
   void wake_waiters();
+  // Closes the connection and says why a read failed.
+  Error read_failed(const asio::error_code& ec);
   asio::awaitable<Result<std::string>> read_with_deadline(asio::steady_timer& timer);
   // The deadline, the pre-auth frame cap and TLS are the same for both
   // roles; only the HMAC exchange differs.
