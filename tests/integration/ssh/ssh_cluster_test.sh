@@ -124,6 +124,38 @@ run_fail() {
 
 # No 64-hex-digit word (the job secret) in any argv of ours: ssh clients,
 # agents, ranks.
+# actor_job NAME HOSTLIST HOSTS_EXTRA N: writes $work/job.toml (TestActor, one
+# proc on each of N hosts, cast GetActorId), runs it with -v into $work/out
+# and $work/err, and checks that every rank's actor answered.
+actor_job() {
+    cat >"$work/job.toml" <<EOF
+[job]
+name = "$1"
+[hosts]
+launcher = "ssh"
+list = [$2]
+$3
+[hosts.ssh]
+command = "$SSH"
+[procs]
+extent = { procs = 1 }
+[actors]
+plugin = "testactors"
+type = "TestActor"
+[cast]
+message = "GetActorId"
+EOF
+    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
+    rc=$?
+    cat "$work/out"
+    sed 's/^/  | /' "$work/err"
+    [ "$rc" -eq 0 ] || fail "actor job $1 exited $rc"
+    grep -q "$4 of $4 actors replied" "$work/out" || fail "$1: not $4 replies"
+    for r in $(seq 0 $(($4 - 1))); do
+        grep -q "rank $r: p0\\[$r\\]\\.a0" "$work/out" || fail "$1: no reply from rank $r"
+    done
+}
+
 check_no_secret_in_argv() {
     local f p bad=
     exec 4>&2 2>/dev/null
@@ -142,31 +174,7 @@ check_no_secret_in_argv() {
 case $case_name in
 actors)
     # The seed lifecycle, actor mode, one proc on each of 4 hosts.
-    cat >"$work/job.toml" <<EOF
-[job]
-name = "ssh-seed"
-[hosts]
-launcher = "ssh"
-list = ["h[1-4]"]
-[hosts.ssh]
-command = "$SSH"
-[procs]
-extent = { procs = 1 }
-[actors]
-plugin = "testactors"
-type = "TestActor"
-[cast]
-message = "GetActorId"
-EOF
-    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
-    rc=$?
-    cat "$work/out"
-    sed 's/^/  | /' "$work/err"
-    [ "$rc" -eq 0 ] || fail "actor job exited $rc"
-    grep -q "4 of 4 actors replied" "$work/out" || fail "not 4 replies"
-    for r in 0 1 2 3; do
-        grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
-    done
+    actor_job ssh-seed '"h[1-4]"' "" 4
     grep -q "TLS 1.3 between hosts" "$work/err" || fail "meshrun -v does not say TLS is on"
     [ "$failures" -eq 0 ] && pass "actor lifecycle on 4 hosts"
     expect_nothing_left 5000 "${HOSTS[@]:0:4}"
@@ -301,32 +309,7 @@ tree)
     # 16 hosts with the tree threshold lowered to 4: the launcher starts h1,
     # h5, h9 and h13; each of those starts the next 3 hosts.
     all=$(IFS=,; echo "${HOSTS[*]:0:16}")
-    cat >"$work/job.toml" <<EOF
-[job]
-name = "ssh-tree"
-[hosts]
-launcher = "ssh"
-list = ["h[1-16]"]
-tree_threshold = 4
-[hosts.ssh]
-command = "$SSH"
-[procs]
-extent = { procs = 1 }
-[actors]
-plugin = "testactors"
-type = "TestActor"
-[cast]
-message = "GetActorId"
-EOF
-    "$MESHRUN" -v "$work/job.toml" >"$work/out" 2>"$work/err"
-    rc=$?
-    cat "$work/out"
-    sed 's/^/  | /' "$work/err"
-    [ "$rc" -eq 0 ] || fail "tree actor job exited $rc"
-    grep -q "16 of 16 actors replied" "$work/out" || fail "not 16 replies"
-    for r in $(seq 0 15); do
-        grep -q "rank $r: p0\[$r\]\.a0" "$work/out" || fail "no reply from rank $r"
-    done
+    actor_job ssh-tree '"h[1-16]"' "tree_threshold = 4" 16
     grep -q "tree launch: 16 hosts" "$work/err" || fail "meshrun -v does not show a tree launch"
     [ "$failures" -eq 0 ] && pass "actor lifecycle on 16 hosts as a tree"
     expect_nothing_left 5000 "${HOSTS[@]:0:16}"
