@@ -31,6 +31,7 @@
 #include "launcher/progress.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
+#include "util/exit_status.hpp"
 #include "util/job_dir.hpp"
 #include "util/log.hpp"
 
@@ -39,8 +40,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kExitLaunchFailed = 125;
-constexpr int kExitTimeout = 124;
+constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
+constexpr int kExitTimeout = exit_status::kTimeout;
 
 // "0-3, 7, 9-10"
 std::string rank_ranges(const std::vector<uint32_t>& ranks) {

@@ -13,6 +13,7 @@
 #include "channel/address.hpp"
 #include "process/child.hpp"
 #include "process/spawn.hpp"
+#include "util/exit_status.hpp"
 #include "util/log.hpp"
 
 namespace meshrun {
@@ -258,7 +259,7 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
             if (!h.stopped && !shutting_down_)
               fail({"host " + std::to_string(h.rank) + " (" + h.name + ") " +
                         (started ? "was lost: " : "failed to start: ") + m.why,
-                    started ? 1 : 125});
+                    started ? 1 : exit_status::kLaunchFailed});
             changed_.notify();
           }
         } else if constexpr (std::is_same_v<M, Heartbeat>) {
@@ -276,9 +277,10 @@ void MeshClient::on_proc_status(ProcStatus&& st) {
   const auto& s = procs_[st.rank];
   if (s.state == ProcState::failed) {
     fail({describe_rank(s.rank) + " could not start: " + s.detail,
-          s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_found)        ? 127
-          : s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_executable) ? 126
-                                                                                  : 125});
+          s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_found) ? 127
+          : s.spawn_failure == static_cast<uint8_t>(SpawnFailure::not_executable)
+              ? 126
+              : exit_status::kLaunchFailed});
   } else if (s.state == ProcState::exited) {
     if (on_proc_exit) on_proc_exit(s);
     ExitStatus es;
@@ -351,7 +353,7 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
         ++k;
       else if (auto why = allocator.failure(i)) {
         fail({"host " + std::to_string(i) + " (" + hosts_[i].name + ") failed to start: " + *why,
-              125});
+              exit_status::kLaunchFailed});
       }
     }
     return k;
@@ -385,7 +387,8 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
       if (!hosts_[i].ready && shown++ < 8)
         missing += (missing.empty() ? "" : ", ") + std::to_string(i) + " (" + hosts_[i].name + ")";
     if (shown > 8) missing += ", ...";
-    fail({"hosts did not start within " + ms(start_timeout) + ": " + missing, 125});
+    fail({"hosts did not start within " + ms(start_timeout) + ": " + missing,
+          exit_status::kLaunchFailed});
     co_return make_error(Errc::timeout, failure_->message);
   }
   asio::co_spawn(io_, heartbeat(), asio::detached);
@@ -464,7 +467,8 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
     for (uint32_t r = 0; r < total; ++r)
       if ((!proc_known_[r] || procs_[r].state == ProcState::starting) && shown++ < 8)
         missing += (missing.empty() ? "" : ", ") + describe_rank(r);
-    fail({"procs did not start within " + ms(timeout) + ": " + missing, 125});
+    fail(
+        {"procs did not start within " + ms(timeout) + ": " + missing, exit_status::kLaunchFailed});
     co_return make_error(Errc::timeout, failure_->message);
   }
   co_return mesh;
