@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "alloc/hostlist.hpp"
+#include "spec/toml_depth.hpp"
 
 namespace meshrun {
 
@@ -638,6 +639,10 @@ std::filesystem::path base_dir_of(const std::string& source) {
 }  // namespace
 
 JobSpec load_job_spec_text(std::string_view toml_text, const std::string& source) {
+  if (auto deep = find_toml_too_deep(toml_text))
+    throw SpecError(source, deep->line, 0, "",
+                    "tables nested " + std::to_string(deep->depth) + " deep here; a job spec " +
+                        "may nest at most " + std::to_string(kMaxTomlDepth));
   toml::table root;
 #if TOML_EXCEPTIONS
   try {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spec/spec_loader.hpp"
+#include "spec/toml_depth.hpp"
 
 using namespace meshrun;
 using namespace std::chrono_literals;
@@ -563,4 +564,49 @@ TEST_CASE("every example in configs/ loads") {
     ++loaded;
   }
   CHECK(loaded >= 4);
+}
+
+TEST_CASE("tables nested 50,000 deep are refused before parsing, at their line") {
+  std::string dotted = "a";
+  for (int i = 1; i < 50000; ++i)
+    dotted += ".a";
+  SECTION("a header") {
+    auto err = error_of("[job]\nname = \"x\"\n\n[" + dotted + "]\nx = 1\n");
+    CHECK_AT(err, 4, 0, "");
+    CHECK_THAT(err.message(), Catch::Contains("nested 129 deep") && Catch::Contains("at most 128"));
+  }
+  SECTION("a dotted key under a header") {
+    auto err = error_of("[job]\n" + dotted + " = 1\n");
+    CHECK_AT(err, 2, 0, "");
+  }
+  SECTION("inline tables and arrays add to a header's depth") {
+    std::string header = "[a";
+    for (int i = 0; i < 100; ++i)
+      header += ".b";
+    std::string value;
+    for (int i = 0; i < 30; ++i)
+      value += "{ k = [";
+    auto err = error_of(header + "]\n# a comment\nv = " + value + "\n");
+    CHECK_AT(err, 3, 0, "");
+  }
+}
+
+TEST_CASE("the depth pre-scan counts nesting, not dots in strings, numbers or comments") {
+  CHECK_FALSE(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 8));
+  CHECK(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 7));
+  CHECK(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 7)->line ==
+        2);
+  // Quoted header parts, strings (also multi-line ones) and comments hold dots
+  // that are not tables.
+  CHECK_FALSE(find_toml_too_deep("[\"a.b.c.d\".e]\n", 2));
+  CHECK_FALSE(find_toml_too_deep("x = \"\"\"\n.a.b.c.d.\n{[{[{[\n\"\"\"\n# .a.b.c.d {[{[\n", 1));
+  CHECK_FALSE(find_toml_too_deep("x = '''.a.b.c'''  # .d.e.f\ny = 'a.b.c.d.e'\n", 1));
+  // A multi-line array keeps its depth across lines and ends where it closes.
+  const auto deep = find_toml_too_deep("a = [\n  [\n    [\n 1 ]]]\nb = 1\n[x.y.z.w]\n", 3);
+  REQUIRE(deep);
+  CHECK(deep->line == 3);
+  CHECK_FALSE(find_toml_too_deep("a = [\n  [\n 1 ]]\nb = 1\n", 3));
+  // Every example in configs/ is far below the limit.
+  for (const auto& e : std::filesystem::directory_iterator(MESHRUN_SOURCE_DIR "/configs"))
+    if (e.path().extension() == ".toml") CHECK_FALSE(find_toml_too_deep(read_file(e.path()), 8));
 }
