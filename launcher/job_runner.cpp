@@ -538,6 +538,8 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     return kExitLaunchFailed;
   }
   const std::string job_id = make_job_id();
+  if (const size_t stale = remove_stale_job_dirs())
+    log::verbose("removed " + std::to_string(stale) + " job directories left by killed launchers");
   auto dir = JobDir::create(job_id);
   if (!dir) {
     log::error(dir.error().message);
@@ -581,7 +583,8 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     log::debug("local job: unix sockets in the 0700 job directory, no TLS needed");
   }
   int status = kExitLaunchFailed;
-  asio::signal_set interrupts(io, SIGINT, SIGTERM);
+  // SIGHUP (the terminal closed) ends the job like SIGTERM, with its teardown.
+  asio::signal_set interrupts(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> arm_interrupts = [&] {
     interrupts.async_wait([&](asio::error_code ec, int sig) {
       if (ec) return;

@@ -56,7 +56,7 @@ for status in 0 1 2 124 125 126 127; do
 done
 grep -qx '\.BI 128+ N' "$tmp/exit" || fail "meshrun.1 EXIT STATUS has no entry 128+N"
 section meshrun.1 SIGNALS >"$tmp/signals"
-for sig in SIGINT SIGTERM SIGUSR1 SIGUSR2 SIGCONT SIGTSTP SIGALRM SIGKILL; do
+for sig in SIGINT SIGTERM SIGHUP SIGUSR1 SIGUSR2 SIGCONT SIGTSTP SIGALRM SIGKILL; do
   grep -q "$sig" "$tmp/signals" || fail "SIGNALS does not mention $sig"
 done
 grep -q -- '--grace' "$tmp/signals" || fail "SIGNALS does not name --grace"
