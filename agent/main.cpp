@@ -16,6 +16,7 @@
 #include "agent/bootstrap.hpp"
 #include "agent/proc.hpp"
 #include "auth/tls.hpp"
+#include "util/fd_limit.hpp"
 #include "util/log.hpp"
 #include "util/malloc_tuning.hpp"
 #include "wire/protocol.hpp"
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   if (mode == "bootstrap") {
+    meshrun::raise_fd_limit();
     meshrun::BootstrapConfig cfg;
     cfg.launcher_addresses = env_or("MESHRUN_BOOTSTRAP_ADDR", "");
     // Under srun (one agent task per node) the task rank is the host index.

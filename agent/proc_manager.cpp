@@ -23,6 +23,7 @@
 #include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
+#include "util/fd_limit.hpp"
 #include "util/log.hpp"
 
 extern char** environ;
@@ -224,6 +225,18 @@ struct ProcManager::Launch {
 };
 
 void ProcManager::create(const CreateProcs& request) {
+  // Refused before any of them starts, rather than failing at the rank that
+  // runs out of descriptors.
+  if (auto fds = check_fd_limit(procs_.size() + request.procs.size(), 0); !fds) {
+    for (const auto& entry : request.procs) {
+      ProcStatus s;
+      s.rank = entry.rank;
+      s.state = ProcState::failed;
+      s.detail = fds.error().message;
+      upstream_->send(s);
+    }
+    return;
+  }
   if (!request.command.empty() && !pmi_job_) make_pmi_job(request);
   if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   batch_start_ = std::chrono::steady_clock::now();

@@ -32,6 +32,7 @@
 #include "mesh/client.hpp"
 #include "process/child.hpp"
 #include "util/exit_status.hpp"
+#include "util/fd_limit.hpp"
 #include "util/job_dir.hpp"
 #include "util/log.hpp"
 
@@ -164,6 +165,17 @@ Result<Plan> make_plan(const JobSpec& spec) {
     plan.plugin_path = *plugin;
   }
   return plan;
+}
+
+// Local agents inherit this process's limits, so their ranks are checked here
+// too; a remote agent checks its own before it starts any rank.
+Status check_descriptors(const JobSpec& spec, const Plan& plan) {
+  if (!plan.placement.remote())
+    if (auto ok = check_fd_limit(plan.per_host.num_ranks(), 0); !ok) return ok;
+  const size_t direct = plan.placement.launcher == LauncherKind::ssh
+                            ? tree_blocks(plan.hosts, spec.hosts.tree_threshold).size()
+                            : plan.hosts;
+  return check_fd_limit(0, direct);
 }
 
 // Where the launcher listens when its hosts are elsewhere: --bind ADDR (an
@@ -531,6 +543,10 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
   if (options.dry_run) {
     print_dry_run(spec, *plan);
     return 0;
+  }
+  if (auto fds = check_descriptors(spec, *plan); !fds) {
+    log::error(fds.error().message);
+    return kExitLaunchFailed;
   }
   auto secret = Secret::generate();
   if (!secret) {

@@ -8,6 +8,7 @@
 #include "launcher/cli.hpp"
 #include "launcher/job_runner.hpp"
 #include "spec/spec_loader.hpp"
+#include "util/fd_limit.hpp"
 #include "util/log.hpp"
 #include "util/malloc_tuning.hpp"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_sigpipe;  // a handler, not SIG_IGN, so ranks get the default back
   ::sigaction(SIGPIPE, &sa, nullptr);
 
+  meshrun::raise_fd_limit();
   meshrun::CliOptions cli;
   if (auto exit_code = meshrun::parse_cli(argc, argv, cli)) return *exit_code;
   using meshrun::log::Level;

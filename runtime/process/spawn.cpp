@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <system_error>
 
+#include "util/fd_limit.hpp"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -70,6 +72,8 @@ struct ChildArgs {
   pid_t parent = 0;
   bool new_group = false;
   bool die_with_parent = false;
+  bool reset_nofile = false;  // give the child the soft open-file limit we started with
+  struct rlimit nofile = {};
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
   int report_fd = -1;  // fork only: where the child writes {stage, err}; above temp_base
   volatile int stage = 0;
@@ -163,6 +167,7 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     next = static_cast<unsigned>(a->report_fd) + 1;
   }
   close_from_to(a, next, ~0U);
+  if (a->reset_nofile) setrlimit(RLIMIT_NOFILE, &a->nofile);
 
   if (a->cwd != nullptr && chdir(a->cwd) != 0) child_fail(a, Stage::chdir, errno);
 
@@ -357,6 +362,13 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
   args.max_fd = nofile_limit();
   args.parent = getpid();
   args.new_group = o.new_process_group;
+  // We may have raised our own soft limit (util/fd_limit.hpp); a program
+  // expects the one it would have had (select() breaks above 1024).
+  if (struct rlimit rl; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                        original_fd_limit() < rl.rlim_cur) {
+    args.reset_nofile = true;
+    args.nofile = {static_cast<rlim_t>(original_fd_limit()), rl.rlim_max};
+  }
   args.die_with_parent = o.die_with_parent;
 
   const uint64_t all = ~uint64_t{0};

@@ -161,7 +161,11 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
     envp.push_back(kv.data());
   envp.push_back(nullptr);
   std::string program = meshrun_path();
-  argv.push_back(program.data());
+  std::vector<std::string> full = options_.wrapper;
+  full.push_back(program);
+  if (!options_.wrapper.empty()) program = full.front();
+  for (auto& a : full)
+    argv.push_back(a.data());
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -169,7 +173,7 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   start_ = std::chrono::steady_clock::now();
   deadline_ =
       start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.deadline);
-  int rc = ::posix_spawn(&pid_, program.c_str(), &fa, &attr, argv.data(), envp.data());
+  int rc = ::posix_spawnp(&pid_, program.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);

@@ -29,6 +29,9 @@ struct Options {
   std::string stdout_path;       // non-empty: meshrun's stdout goes to this file
   std::vector<std::string> env;  // extra "KEY=VALUE" for meshrun
   std::string cwd;
+  // Runs meshrun under this command (e.g. {"prlimit", "--nofile=64", "--"}),
+  // which must exec it.
+  std::vector<std::string> wrapper;
   Seconds deadline{60};
 };
 
