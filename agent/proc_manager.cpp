@@ -20,6 +20,8 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/rank_environment.hpp"
+#include "agent/torch_error_file.hpp"
 #include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
@@ -38,8 +40,10 @@ constexpr size_t kReadChunk = 64 * 1024;
 // How long a proc's pipes may stay open after it exited (a grandchild may
 // hold them) before its exit is reported anyway.
 constexpr Millis kDrainAfterExit{2000};
-// The descriptor a command rank finds its PMI socket on (PMI_FD).
+// The descriptor a command rank finds its PMI socket on (PMI_FD), and an
+// actor proc its control socket on (MESHRUN_CONTROL_FD).
 constexpr int kPmiFd = 3;
+constexpr int kControlFd = 3;
 constexpr unsigned kSpawnerThreads = 4;
 
 struct Fd {
@@ -59,42 +63,6 @@ struct Fd {
   }
   int release() { return std::exchange(fd, -1); }
 };
-
-// The agent's environment without what only the agent itself needed to start.
-std::vector<std::string> current_environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("MESHRUN_BOOTSTRAP_ADDR=") || kv.starts_with("MESHRUN_HOST_INDEX="))
-      continue;
-    // Under SLURM the agent is a task of meshrun's own srun step; what srun
-    // told it about that step is wrong for a rank (set per rank below).
-    if (kv.starts_with("SLURM_STEP") || kv.starts_with("SLURM_PROCID=") ||
-        kv.starts_with("SLURM_LOCALID=") || kv.starts_with("SLURM_TASK_PID=") ||
-        kv.starts_with("SLURM_CPU_BIND") || kv.starts_with("SLURM_SRUN_COMM") ||
-        kv.starts_with("SLURM_LAUNCH_NODE_IPADDR=") || kv.starts_with("SLURM_GTIDS="))
-      continue;
-    env.emplace_back(kv);
-  }
-  return env;
-}
-
-void set_env(std::vector<std::string>& env, const std::string& key, const std::string& value) {
-  const std::string prefix = key + "=";
-  for (auto& e : env)
-    if (e.starts_with(prefix)) {
-      e = prefix + value;
-      return;
-    }
-  env.push_back(prefix + value);
-}
-
-std::string env_value(const std::vector<std::string>& env, const std::string& key) {
-  const std::string prefix = key + "=";
-  for (const auto& e : env)
-    if (e.starts_with(prefix)) return e.substr(prefix.size());
-  return {};
-}
 
 // A TCP port nobody listens on right now, for MASTER_PORT.
 uint16_t free_tcp_port() {
@@ -151,6 +119,7 @@ void ProcManager::report(const Proc& proc, const ExitStatus* status, std::string
     s.code = status->exited ? status->code : status->signal;
     s.core_dumped = status->core_dumped;
     if (proc.terminated && detail.empty()) detail = kStoppedByMeshrun;
+    s.notes = proc.notes;
   }
   s.detail = std::move(detail);
   upstream_->send(s);
@@ -163,14 +132,37 @@ void ProcManager::make_pmi_job(const CreateProcs& request) {
   cfg.size = static_cast<int>(request.mesh_size);
   cfg.local_size = static_cast<int>(request.procs.size());
   cfg.host_rank = host_rank_;
-  const uint32_t per = std::max<uint32_t>(1, request.local_size);
-  if (request.mesh_size % per == 0)
-    cfg.ranks_per_host.assign(request.mesh_size / per, static_cast<int>(per));
-  else
-    cfg.ranks_per_host.assign(1, static_cast<int>(request.mesh_size));
+  for (uint32_t n : layout_.ranks_per_host)
+    cfg.ranks_per_host.push_back(static_cast<int>(n));
   pmi_job_ = std::make_unique<ClusterPmiJob>(
       std::move(cfg), [this](const PmiBarrierIn& in) { upstream_->send(in); },
       [this](const PmiAbortRank& a) { upstream_->send(a); });
+}
+
+// What every rank of this host shares, computed once per CreateProcs.
+void ProcManager::prepare_environment(const CreateProcs& request) {
+  layout_ = JobLayout::blocks(request.mesh_size, request.local_size);
+  job_env_ = JobEnvironment{};
+  for (char** e = environ; e && *e; ++e)
+    job_env_.inherited.emplace_back(*e);
+  job_env_.job = request.env;
+  job_env_.size = request.mesh_size;
+  job_env_.local_size = request.local_size;
+  job_env_.host_rank = host_rank_;
+  job_env_.num_hosts = layout_.num_hosts();
+  job_env_.command = !request.command.empty();
+  job_env_.under_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
+  job_env_.control_fd = kControlFd;
+  job_env_.pmi_fd = kPmiFd;
+  host_env_ = host_environment(job_env_);
+  if (job_env_.command && !job_dir_) {
+    // The ranks' own files: TORCHELASTIC_ERROR_FILE, the PMIx server's.
+    auto dir = JobDir::create(env_value(request.env, "MESHRUN_JOB_ID"));
+    if (dir)
+      job_dir_.emplace(std::move(*dir));
+    else
+      log::warn(dir.error().message + "; ranks get no TORCHELASTIC_ERROR_FILE");
+  }
 }
 
 // Threads that make processes. spawn_process waits until its vfork child has
@@ -237,6 +229,7 @@ void ProcManager::create(const CreateProcs& request) {
     }
     return;
   }
+  prepare_environment(request);
   if (!request.command.empty() && !pmi_job_) make_pmi_job(request);
   if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   batch_start_ = std::chrono::steady_clock::now();
@@ -302,44 +295,19 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   }
 
   SpawnOptions& opt = launch->opt;
-  opt.env = current_environment();
-  for (const auto& kv : request.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    set_env(opt.env, kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  const auto rank = std::to_string(entry.rank);
-  set_env(opt.env, "MESHRUN_RANK", rank);
-  set_env(opt.env, "MESHRUN_SIZE", std::to_string(request.mesh_size));
-  set_env(opt.env, "MESHRUN_LOCAL_RANK", std::to_string(entry.local_rank));
-  set_env(opt.env, "MESHRUN_LOCAL_SIZE", std::to_string(request.local_size));
-  set_env(opt.env, "MESHRUN_HOST_RANK", std::to_string(host_rank_));
-  set_env(opt.env, "MESHRUN_PROC_NAME", entry.name);
-  if (std::getenv("SLURM_JOB_ID")) {
-    set_env(opt.env, "SLURM_PROCID", rank);
-    set_env(opt.env, "SLURM_LOCALID", std::to_string(entry.local_rank));
-    set_env(opt.env, "SLURM_NTASKS", std::to_string(request.mesh_size));
-    set_env(opt.env, "SLURM_NPROCS", std::to_string(request.mesh_size));
-  }
+  RankSite site;
+  site.rank = entry.rank;
+  site.local_rank = entry.local_rank;
+  site.proc_name = entry.name;
+  if (!actor_proc && job_dir_) site.error_file = torch_error_file(job_dir_->path(), entry.rank);
+  opt.env = rank_environment(host_env_, job_env_, site);
   if (actor_proc) {
     opt.program = agent_path_;
     opt.argv = {agent_path_, "proc"};
-    set_env(opt.env, "MESHRUN_CONTROL_FD", "3");
-    opt.fds.emplace_back(3, launch->ctl_child.fd);
+    opt.fds.emplace_back(kControlFd, launch->ctl_child.fd);
   } else {
     opt.program = request.command.front();
     opt.argv = request.command;
-    // torchrun's names, then PMI-1's for MPI programs.
-    set_env(opt.env, "RANK", rank);
-    set_env(opt.env, "WORLD_SIZE", std::to_string(request.mesh_size));
-    set_env(opt.env, "LOCAL_RANK", std::to_string(entry.local_rank));
-    set_env(opt.env, "LOCAL_WORLD_SIZE", std::to_string(request.local_size));
-    set_env(opt.env, "GROUP_RANK", std::to_string(host_rank_));
-    for (const auto& kv : pmi_environment(static_cast<int>(entry.rank),
-                                          static_cast<int>(request.mesh_size), kPmiFd)) {
-      auto eq = kv.find('=');
-      set_env(opt.env, kv.substr(0, eq), kv.substr(eq + 1));
-    }
     opt.fds.emplace_back(kPmiFd, launch->pmi_child.fd);
     opt.stdin_fd = launch->in_r.fd;
   }
@@ -510,6 +478,8 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
     proc->exit_fd->close(ignored);
   }
   ExitStatus st = co_await proc->child->wait();
+  if (!st.success() && !proc->terminated && job_dir_)
+    proc->notes = torch_error_notes(torch_error_file(job_dir_->path(), proc->entry.rank));
   // Let the output that was written before the exit reach the launcher first.
   co_await changed_.wait_until([&] { return proc->open_streams == 0; },
                                std::chrono::steady_clock::now() + kDrainAfterExit);

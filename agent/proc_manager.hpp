@@ -11,12 +11,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "agent/job_layout.hpp"
 #include "agent/pmi_cluster_job.hpp"
+#include "agent/rank_environment.hpp"
 #include "channel/connection.hpp"
 #include "pmi/pmi_server.hpp"
 #include "process/child.hpp"
+#include "util/job_dir.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
@@ -69,6 +73,7 @@ class ProcManager {
     std::deque<std::string> stdin_queue;
     bool stdin_writing = false;
     bool stdin_eof = false;
+    std::vector<std::string> notes;  // for the launcher's report, when it ends
   };
 
   struct Launch;
@@ -81,6 +86,7 @@ class ProcManager {
   asio::awaitable<void> write_stdin(std::shared_ptr<Proc> proc);
   void input(const Input& in);
   void make_pmi_job(const CreateProcs& request);
+  void prepare_environment(const CreateProcs& request);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
   asio::io_context& io_;
@@ -100,6 +106,10 @@ class ProcManager {
   size_t spawning_ = 0;  // spawns handed to a spawner and not finished
   std::chrono::steady_clock::time_point batch_start_;
   size_t batch_size_ = 0;
+  std::optional<JobDir> job_dir_;  // command mode: the ranks' files on this host
+  JobLayout layout_;
+  JobEnvironment job_env_;
+  std::vector<std::string> host_env_;       // what every rank of this host shares
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;

@@ -29,6 +29,7 @@
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
 #include "launcher/progress.hpp"
+#include "launcher/rank_report.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
 #include "util/exit_status.hpp"
@@ -45,19 +46,6 @@ constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
 
 // "0-3, 7, 9-10"
-std::string rank_ranges(const std::vector<uint32_t>& ranks) {
-  std::string out;
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
-      ++j;
-    out += (out.empty() ? "" : ", ") + std::to_string(ranks[i]);
-    if (j > i) out += "-" + std::to_string(ranks[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 // An argument as a shell would need it typed, for the --dry-run map.
 std::string shell_quote(const std::string& arg) {
   if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -282,6 +270,7 @@ class Job {
       progress_.clear();
       output_.write(out, host < client_.hosts().size() ? client_.hosts()[host].hostname : "");
     };
+    client_.on_proc_exit = [this](const ProcStatus& st) { rank_report_.note(st); };
     client_.on_progress = [this](const std::string& line) {
       log::debug(line);
       progress_.update(line);
@@ -493,6 +482,8 @@ class Job {
   asio::awaitable<int> finish() {
     const auto& f = client_.failure();
     if (f && !timed_out_) log::error(f->message);
+    if (auto r = rank_report_.error_file_report(); f && !r.empty()) log::error(r);
+    if (auto w = rank_report_.singleton_warning(); !w.empty()) log::warn(w);
     if (f) co_await client_.stop_ranks(spec_.grace);
     if (stdin_) stdin_->stop();
     if (!f) co_return 0;
@@ -520,6 +511,7 @@ class Job {
   const JobSpec& spec_;
   const Plan& plan_;
   MeshClient client_;
+  RankReport rank_report_{plan_.hosts * plan_.per_host.num_ranks()};
   OutputWriter output_;
   const Secret& secret_;
   std::string job_id_;

@@ -157,9 +157,10 @@ struct ProcStatus {
   bool core_dumped = false;
   uint8_t spawn_failure = 0;  // SpawnFailure, for failed
   std::string detail;
+  std::vector<std::string> notes;  // for exited: "KEY=VALUE", see rank_notes.hpp
   template <class F>
   bool fields(F& f) {
-    return f(rank, state, pid, exited_normally, code, core_dumped, spawn_failure, detail);
+    return f(rank, state, pid, exited_normally, code, core_dumped, spawn_failure, detail, notes);
   }
 };
 
