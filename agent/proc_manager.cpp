@@ -20,9 +20,9 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/output_stream.hpp"
 #include "agent/rank_environment.hpp"
 #include "agent/torch_error_file.hpp"
-#include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
 #include "util/fd_limit.hpp"
@@ -403,10 +403,13 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   asio::posix::stream_descriptor pipe(io_, fd);
   asio::error_code ignored;
   pipe.non_blocking(true, ignored);
-  LineSplitter lines;
-  Output out;
+  Output out;  // raw mode
   out.rank = proc->entry.rank;
   out.stream = stream;
+  std::shared_ptr<OutputStream> lines;
+  if (!raw)
+    lines = OutputStream::create(io_, proc->entry.rank, stream, job_env_.size > 1,
+                                 [this](const Output& o) { upstream_->send(o); });
   // Wait first, then read into the one scratch buffer all pipes share: an
   // idle rank's two pipes then cost no buffer of their own.
   if (output_scratch_.empty()) output_scratch_.resize(kReadChunk);
@@ -419,18 +422,14 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec) break;
     const std::string_view got(output_scratch_.data(), n);
-    if (raw) {
-      out.data.assign(got);
-    } else {
-      out.data = lines.feed(got);
-      if (out.data.empty()) continue;
+    if (lines) {
+      lines->feed(got);
+      continue;
     }
+    out.data.assign(got);
     upstream_->send(out);
   }
-  if (!raw) {
-    out.data = lines.finish();
-    if (!out.data.empty()) upstream_->send(out);
-  }
+  if (lines) lines->finish();
   --proc->open_streams;
   changed_.notify();
 }

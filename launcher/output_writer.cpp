@@ -74,31 +74,34 @@ void OutputWriter::write(const Output& out, const std::string& host) {
     write_all(fd, out.data.data(), out.data.size());
     return;
   }
-  // Lines arrive whole; a final piece without a newline gets one so the next
-  // rank's line starts on its own line.
-  const bool needs_newline =
-      options_.end_partial_lines && !out.data.empty() && out.data.back() != '\n';
-  if (!options_.tag) {
-    if (!needs_newline) {
-      write_all(fd, out.data.data(), out.data.size());
-    } else {
-      scratch_.assign(out.data);
-      scratch_ += '\n';
-      write_all(fd, scratch_.data(), scratch_.size());
-    }
+  // Lines arrive whole, or as a partial line that waited (a prompt) and is
+  // continued by the same rank's next bytes.
+  if (out.data.empty()) return;
+  auto open = open_line_.find(fd);
+  const bool continuing = open != open_line_.end() && open->second == out.rank;
+  const bool end_other = open != open_line_.end() && !continuing && options_.end_partial_lines;
+  if (out.data.back() == '\n')
+    open_line_.erase(fd);
+  else
+    open_line_[fd] = out.rank;
+  if (!options_.tag && !end_other) {
+    write_all(fd, out.data.data(), out.data.size());
     return;
   }
-  const std::string tag = "[" + std::to_string(out.rank) + "] ";
-  scratch_.clear();
-  size_t start = 0;
-  while (start < out.data.size()) {
-    size_t nl = out.data.find('\n', start);
-    size_t end = nl == std::string::npos ? out.data.size() : nl + 1;
-    scratch_ += tag;
-    scratch_.append(out.data, start, end - start);
-    start = end;
+  scratch_.assign(end_other ? "\n" : "");
+  if (!options_.tag) {
+    scratch_ += out.data;
+  } else {
+    const std::string tag = "[" + std::to_string(out.rank) + "] ";
+    size_t start = 0;
+    while (start < out.data.size()) {
+      size_t nl = out.data.find('\n', start);
+      size_t end = nl == std::string::npos ? out.data.size() : nl + 1;
+      if (start > 0 || !continuing) scratch_ += tag;
+      scratch_.append(out.data, start, end - start);
+      start = end;
+    }
   }
-  if (needs_newline) scratch_ += '\n';
   write_all(fd, scratch_.data(), scratch_.size());
 }
 

@@ -13,8 +13,9 @@ struct OutputOptions {
   bool tag = false;
   bool raw = false;
   std::string filename_pattern;  // %r rank, %h host
-  // End a final line that lacks a newline, so another rank's next line does
-  // not continue it (with one rank, its bytes pass as they are).
+  // When one rank's line is left open (a prompt, or a line cut short) and
+  // another rank's output comes, end the open line first so the other's
+  // starts on a line of its own (with one rank, bytes pass as they are).
   bool end_partial_lines = true;
 };
 
@@ -29,6 +30,9 @@ class OutputWriter {
   int file_for(uint32_t rank, const std::string& host);
   OutputOptions options_;
   std::map<uint32_t, int> files_;
+  // Per descriptor, the rank whose line is open there (its last bytes had
+  // no newline): its next bytes continue that line, untagged.
+  std::map<int, uint32_t> open_line_;
   std::string scratch_;
 };
 

@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -118,21 +120,37 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   int out[2], err[2], in[2] = {-1, -1};
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  const bool feed = !options_.stdin_data.empty() || !options_.stdin_devnull;
+  const bool feed = !options_.terminal && (!options_.stdin_data.empty() || !options_.stdin_devnull);
   if (feed && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  int tty_slave = -1;
+  if (options_.terminal) {
+    if (::openpty(&tty_, &tty_slave, nullptr, nullptr, nullptr) != 0)
+      throw std::runtime_error("openpty failed");
+    termios t{};
+    ::tcgetattr(tty_slave, &t);
+    ::cfmakeraw(&t);
+    ::tcsetattr(tty_slave, TCSANOW, &t);
+    ::fcntl(tty_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(tty_slave, F_SETFD, FD_CLOEXEC);
+  }
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  if (feed)
+  if (options_.terminal) {
+    for (int fd : {0, 1, 2})
+      posix_spawn_file_actions_adddup2(&fa, tty_slave, fd);
+  } else if (feed)
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   else
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!options_.stdout_path.empty())
+  if (options_.terminal) {
+  } else if (!options_.stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&fa, 1, options_.stdout_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  else
+  } else {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  }
+  if (!options_.terminal) posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   if (!options_.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, options_.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -179,16 +197,25 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   ::close(out[1]);
   ::close(err[1]);
   if (feed) ::close(in[0]);
+  if (tty_slave >= 0) ::close(tty_slave);
   if (rc != 0) throw std::runtime_error("cannot start meshrun: " + std::string(strerror(rc)));
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (options_.stdout_path.empty()) {
+  if (options_.terminal) {
+    // What meshrun writes to its terminal is read here as its stdout.
+    ::close(out[0]);
+    ::close(err[0]);
+    err[0] = -1;
+    out_fd_ = tty_;
+    tty_ = ::fcntl(out_fd_, F_DUPFD_CLOEXEC, 0);
+    set_nonblock(out_fd_);
+  } else if (options_.stdout_path.empty()) {
     out_fd_ = out[0];
     set_nonblock(out_fd_);
   } else {
     ::close(out[0]);
   }
   err_fd_ = err[0];
-  set_nonblock(err_fd_);
+  if (err_fd_ >= 0) set_nonblock(err_fd_);
   if (feed) {
     in_fd_ = in[1];
     set_nonblock(in_fd_);
@@ -206,8 +233,20 @@ Meshrun::~Meshrun() {
   }
   for (pid_t p : processes_with_marker(marker_))
     ::kill(p, SIGKILL);
-  for (int fd : {pidfd_, out_fd_, err_fd_, in_fd_})
+  for (int fd : {pidfd_, out_fd_, err_fd_, in_fd_, tty_})
     if (fd >= 0) ::close(fd);
+}
+
+void Meshrun::type(const std::string& text) {
+  size_t done = 0;
+  while (tty_ >= 0 && done < text.size()) {
+    ssize_t w = ::write(tty_, text.data() + done, text.size() - done);
+    if (w > 0) {
+      done += static_cast<size_t>(w);
+    } else if (errno != EINTR) {
+      pump(10);  // the terminal's buffer is full: let meshrun read
+    }
+  }
 }
 
 bool Meshrun::pump(int timeout_ms) {

@@ -32,6 +32,10 @@ struct Options {
   // Runs meshrun under this command (e.g. {"prlimit", "--nofile=64", "--"}),
   // which must exec it.
   std::vector<std::string> wrapper;
+  // meshrun's stdin, stdout and stderr are one pseudo-terminal (raw mode: no
+  // echo, no CR), as in an interactive shell: output goes to Result::out,
+  // input is typed with Meshrun::type.
+  bool terminal = false;
   Seconds deadline{60};
 };
 
@@ -47,6 +51,8 @@ class Meshrun {
   bool wait_for_stdout(const std::string& needle, size_t count = 1, Seconds timeout = Seconds{30});
   bool wait_for_stderr(const std::string& needle, size_t count = 1, Seconds timeout = Seconds{30});
   void signal(int sig);
+  // Writes to the terminal (Options::terminal), as a user typing.
+  void type(const std::string& text);
   pid_t pid() const { return pid_; }
   // Until meshrun exits (or the deadline: then it and its job are killed).
   Result finish();
@@ -61,6 +67,7 @@ class Meshrun {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int out_fd_ = -1, err_fd_ = -1, in_fd_ = -1;
+  int tty_ = -1;  // the terminal's master side
   size_t in_written_ = 0;
   bool exited_ = false;
   int wait_status_ = 0;
