@@ -23,6 +23,7 @@
 #include "agent/output_stream.hpp"
 #include "agent/rank_environment.hpp"
 #include "agent/torch_error_file.hpp"
+#include "channel/address.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
 #include "util/fd_limit.hpp"
@@ -156,13 +157,30 @@ void ProcManager::prepare_environment(const CreateProcs& request) {
   job_env_.pmi_fd = kPmiFd;
   host_env_ = host_environment(job_env_);
   if (job_env_.command && !job_dir_) {
-    // The ranks' own files: TORCHELASTIC_ERROR_FILE, the PMIx server's.
-    auto dir = JobDir::create(env_value(request.env, "MESHRUN_JOB_ID"));
+    auto dir = ranks_dir(env_value(request.env, "MESHRUN_JOB_ID"), host_rank_);
     if (dir)
       job_dir_.emplace(std::move(*dir));
     else
       log::warn(dir.error().message + "; ranks get no TORCHELASTIC_ERROR_FILE");
   }
+}
+
+// Where the ranks' own files go on this host (TORCHELASTIC_ERROR_FILE, the
+// PMIx server's): inside the launcher's job directory when this agent runs
+// beside the launcher (it dials back over a unix socket there), so they go
+// with it whatever ends the agent; else a job directory of the agent's own.
+Result<JobDir> ProcManager::ranks_dir(const std::string& job_id, uint32_t host_rank) {
+  const char* bootstrap = std::getenv("MESHRUN_BOOTSTRAP_ADDR");
+  std::string_view first = bootstrap ? bootstrap : "";
+  first = first.substr(0, first.find(','));
+  if (auto addr = Address::parse(first); addr && addr->kind == Address::Kind::unix_socket) {
+    const auto slash = addr->path.rfind('/');
+    if (slash != std::string::npos && slash > 0)
+      if (auto dir =
+              JobDir::create_under(addr->path.substr(0, slash), "host" + std::to_string(host_rank)))
+        return dir;
+  }
+  return JobDir::create(job_id);
 }
 
 // Threads that make processes. spawn_process waits until its vfork child has

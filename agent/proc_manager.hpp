@@ -87,6 +87,7 @@ class ProcManager {
   void input(const Input& in);
   void make_pmi_job(const CreateProcs& request);
   void prepare_environment(const CreateProcs& request);
+  static Result<JobDir> ranks_dir(const std::string& job_id, uint32_t host_rank);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
   asio::io_context& io_;

@@ -27,15 +27,17 @@ std::string job_dir_base() {
   return base;
 }
 
-// Only sockets and small files live in a job directory; no subdirectories.
-// Through the directory's descriptor, so a swapped-in symlink is never followed.
-void remove_dir_at(int parent, const char* name) {
+// Sockets, small files, and the directories of a host's ranks (the PMIx
+// server's, the MPI library's session files), depth first. Through the
+// directories' descriptors, so a swapped-in symlink is never followed.
+void remove_dir_at(int parent, const char* name, int depth = 0) {
   const int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
   if (DIR* d = ::fdopendir(fd)) {
     while (dirent* e = ::readdir(d)) {
       if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-      ::unlinkat(fd, e->d_name, 0);
+      if (::unlinkat(fd, e->d_name, 0) != 0 && (errno == EISDIR || errno == EPERM) && depth < 32)
+        remove_dir_at(fd, e->d_name, depth + 1);
     }
     ::closedir(d);
   } else {
@@ -114,6 +116,15 @@ Result<JobDir> JobDir::create(const std::string& job_id) {
   if (!ok || ::rename(part.c_str(), (tmpl + "/" + kOwnerFile).c_str()) != 0)
     return make_error(Errc::io, "cannot record the owner of the job directory " + tmpl + ": " +
                                     std::strerror(errno));
+  return d;
+}
+
+Result<JobDir> JobDir::create_under(const std::string& parent, const std::string& name) {
+  const std::string path = parent + "/" + name;
+  if (::mkdir(path.c_str(), 0700) != 0)
+    return make_error(Errc::io, "cannot create " + path + ": " + std::strerror(errno));
+  JobDir d;
+  d.path_ = path;
   return d;
 }
 

@@ -1,5 +1,5 @@
-// A per-job private directory (mode 0700) for unix sockets; removed with
-// everything in it when the job ends. It records its owner (pid and start
+// A per-job private directory (mode 0700) for unix sockets and the ranks'
+// files; removed with everything in it when the job ends. It records its owner (pid and start
 // time), so a directory left by a killed launcher can be told from a live one.
 #pragma once
 
@@ -13,6 +13,9 @@ namespace meshrun {
 class JobDir {
  public:
   static Result<JobDir> create(const std::string& job_id);
+  // A directory of its own inside another job directory (a host agent's,
+  // beside its launcher): removed with it, or with its parent.
+  static Result<JobDir> create_under(const std::string& parent, const std::string& name);
   JobDir(JobDir&& other) noexcept;
   JobDir& operator=(JobDir&&) = delete;
   ~JobDir();
