@@ -51,9 +51,9 @@ class HelpFormatter : public CLI::Formatter {
 };
 
 constexpr const char* kHelpFooter =
-    "Exit status: 0 ok; 1 a rank or actor failed; 2 usage or job spec error; 124 timeout;\n"
-    "125 launch failure; 126/127 command not executable/not found; 128+N a rank was killed\n"
-    "by signal N (or meshrun was interrupted by it).\n"
+    "Exit status: 0 ok; 1 a rank or actor failed; 2 usage or job spec error; 74 output\n"
+    "was lost; 124 timeout; 125 launch failure; 126/127 command not executable/not found;\n"
+    "128+N a rank was killed by signal N (or meshrun was interrupted by it).\n"
     "See meshrun(1) and meshrun.toml(5).";
 
 }  // namespace

@@ -155,6 +155,11 @@ Result<Plan> make_plan(const JobSpec& spec) {
   return plan;
 }
 
+OutputOptions output_options(const JobSpec& spec, const Plan& plan) {
+  return {spec.output.tag, spec.output.raw, spec.output.filename_pattern,
+          plan.hosts * plan.per_host.num_ranks() > 1};
+}
+
 // Local agents inherit this process's limits, so their ranks are checked here
 // too; a remote agent checks its own before it starts any rank.
 Status check_descriptors(const JobSpec& spec, const Plan& plan) {
@@ -259,8 +264,7 @@ class Job {
         spec_(spec),
         plan_(plan),
         client_(io, secret, spec.hosts.heartbeat_timeout),
-        output_({spec.output.tag, spec.output.raw, spec.output.filename_pattern,
-                 plan.hosts * plan.per_host.num_ranks() > 1}),
+        output_(output_options(spec, plan), plan.hosts * plan.per_host.num_ranks()),
         secret_(secret),
         job_id_(std::move(job_id)) {
     client_.set_job_id(job_id_);
@@ -300,6 +304,8 @@ class Job {
     phase("shut down");
     // A job stopped by a signal exits 128+N whatever else failed meanwhile.
     if (interrupt_signal_) status = 128 + interrupt_signal_;
+    output_.close_all();
+    if (status == exit_status::kOk && output_.lost()) status = exit_status::kOutputLost;
     co_return status;
   }
 
@@ -467,7 +473,7 @@ class Job {
            " actors replied in " + std::to_string(us / 1000.0) + " ms\n";
     for (const auto& r : replies)
       out += "  rank " + std::to_string(r.rank) + ": " + r.payload + "\n";
-    write_all(STDOUT_FILENO, out.data(), out.size());
+    output_.print(out);
   }
 
   static std::string format_seconds(Millis d) {
@@ -535,6 +541,12 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
   if (options.dry_run) {
     print_dry_run(spec, *plan);
     return 0;
+  }
+  if (auto out = check_output_options(output_options(spec, *plan),
+                                      plan->hosts * plan->per_host.num_ranks());
+      !out) {
+    log::error(out.error().message);
+    return exit_status::kUsage;
   }
   if (auto fds = check_descriptors(spec, *plan); !fds) {
     log::error(fds.error().message);
