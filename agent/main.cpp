@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   if (mode == "bootstrap") {
+    // Before the secret is read: a rank (same user) must not read it out of
+    // this process through /proc/PID/mem or ptrace.
+    ::prctl(PR_SET_DUMPABLE, 0);
     meshrun::raise_fd_limit();
     meshrun::BootstrapConfig cfg;
     cfg.launcher_addresses = env_or("MESHRUN_BOOTSTRAP_ADDR", "");

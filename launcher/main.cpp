@@ -1,6 +1,7 @@
 // meshrun: the launcher. Parses the command line and the job spec (the only
 // places exceptions are used), then runs the job.
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <cstdio>
 #include <iostream>
@@ -22,6 +23,9 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_sigpipe;  // a handler, not SIG_IGN, so ranks get the default back
   ::sigaction(SIGPIPE, &sa, nullptr);
 
+  // The job secret will live here: no process of the same user (a local
+  // rank) may read it through /proc/PID/mem or ptrace.
+  ::prctl(PR_SET_DUMPABLE, 0);
   meshrun::raise_fd_limit();
   meshrun::CliOptions cli;
   if (auto exit_code = meshrun::parse_cli(argc, argv, cli)) return *exit_code;

@@ -178,7 +178,7 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   for (auto& kv : env)
     envp.push_back(kv.data());
   envp.push_back(nullptr);
-  std::string program = meshrun_path();
+  std::string program = options_.program.empty() ? meshrun_path() : options_.program;
   std::vector<std::string> full = options_.wrapper;
   full.push_back(program);
   if (!options_.wrapper.empty()) program = full.front();

@@ -36,6 +36,7 @@ struct Options {
   // echo, no CR), as in an interactive shell: output goes to Result::out,
   // input is typed with Meshrun::type.
   bool terminal = false;
+  std::string program;  // empty: the meshrun this build made
   Seconds deadline{60};
 };
 
