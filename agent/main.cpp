@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/bootstrap.hpp"
+#include "agent/keeper.hpp"
 #include "agent/proc.hpp"
 #include "auth/tls.hpp"
 #include "util/fd_limit.hpp"
@@ -135,6 +136,12 @@ int main(int argc, char** argv) {
     if (cfg.launcher_addresses.empty()) {
       meshrun::log::error("MESHRUN_BOOTSTRAP_ADDR is not set: meshrun-agent is started by meshrun");
       return 2;
+    }
+    // The keeper forks off while this process holds no secret and runs one
+    // thread; the agent goes on below.
+    if (std::string why; !meshrun::keeper::start(argv, why)) {
+      meshrun::log::error("cannot start the keeper that ends this host's job with it: " + why);
+      return 1;
     }
     cfg.secret_hex = read_secret_line();
     if (!read_tls_bundle(cfg.tls_bundle)) {

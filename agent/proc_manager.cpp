@@ -1,4 +1,5 @@
 #include "agent/proc_manager.hpp"
+#include "agent/proc_tracker.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -334,6 +335,7 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   opt.stderr_fd = launch->err_w.fd;
   opt.new_process_group = true;
   opt.die_with_parent = true;
+  opt.cgroup_procs_fd = proc_tracker::spawn_cgroup_fd();
 
   ++spawning_;
   ++batch_size_;
@@ -652,6 +654,8 @@ asio::awaitable<void> ProcManager::stop_all(Millis grace) {
       co_await changed_.wait_until(all_reaped, Clock::now() + Millis(5000));
     }
   }
+  // What the ranks started outside their process groups (daemons, setsid).
+  co_await proc_tracker::sweep(io_, Millis(5000));
 }
 
 }  // namespace meshrun

@@ -32,6 +32,7 @@
 #include "launcher/rank_report.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
+#include "process/tracking.hpp"
 #include "util/exit_status.hpp"
 #include "util/fd_limit.hpp"
 #include "util/job_dir.hpp"
@@ -328,6 +329,9 @@ class Job {
       launch.env.push_back("MESHRUN_VERBOSE=2");
     else if (log::enabled(log::Level::verbose))
       launch.env.push_back("MESHRUN_VERBOSE=1");
+    // How agents track their ranks' processes (agent/proc_tracker.hpp).
+    if (const char* tracking = std::getenv("MESHRUN_PROC_TRACKING"))
+      launch.env.push_back(std::string("MESHRUN_PROC_TRACKING=") + tracking);
 
     return launch;
   }
@@ -546,6 +550,10 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
                                       plan->hosts * plan->per_host.num_ranks());
       !out) {
     log::error(out.error().message);
+    return exit_status::kUsage;
+  }
+  if (auto tracking = tracking_from_env(); !tracking) {
+    log::error(tracking.error().message);
     return exit_status::kUsage;
   }
   if (auto fds = check_descriptors(spec, *plan); !fds) {

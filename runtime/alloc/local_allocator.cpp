@@ -101,8 +101,17 @@ asio::awaitable<void> LocalAllocator::reap(Millis deadline) {
     return true;
   };
   if (!co_await done.wait_until(all_gone, std::chrono::steady_clock::now() + deadline)) {
-    kill_all();
-    co_await done.wait_until(all_gone, std::chrono::steady_clock::now() + Millis(5000));
+    // An agent's keeper ends a stopped or hung agent and its job's processes
+    // on SIGTERM; SIGKILL would take the keeper down before it could.
+    for (auto& a : agents_)
+      if (a.child && !a.exit) {
+        a.child->signal_group(SIGTERM);
+        a.child->signal_group(SIGCONT);
+      }
+    if (!co_await done.wait_until(all_gone, std::chrono::steady_clock::now() + Millis(3000))) {
+      kill_all();
+      co_await done.wait_until(all_gone, std::chrono::steady_clock::now() + Millis(5000));
+    }
   }
   on_change(previous);
 }

@@ -46,7 +46,7 @@ namespace meshrun {
 namespace {
 
 // Where the child failed; only `exec` failures are told apart by errno.
-enum class Stage : int { none = 0, setpgid, pdeathsig, fds, chdir, exec };
+enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, exec };
 
 struct FdMove {
   int target;
@@ -72,6 +72,7 @@ struct ChildArgs {
   pid_t parent = 0;
   bool new_group = false;
   bool die_with_parent = false;
+  int cgroup_fd = -1;
   bool reset_nofile = false;  // give the child the soft open-file limit we started with
   struct rlimit nofile = {};
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
@@ -128,6 +129,8 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     sigaction(sig, &dfl, nullptr);
   }
 
+  if (a->cgroup_fd >= 0 && pwrite(a->cgroup_fd, "0", 1, 0) != 1)
+    child_fail(a, Stage::cgroup, errno);
   if (a->new_group && setpgid(0, 0) != 0) child_fail(a, Stage::setpgid, errno);
   if (a->die_with_parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a, Stage::pdeathsig, errno);
@@ -370,6 +373,7 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     args.nofile = {static_cast<rlim_t>(original_fd_limit()), rl.rlim_max};
   }
   args.die_with_parent = o.die_with_parent;
+  args.cgroup_fd = o.cgroup_procs_fd;
 
   const uint64_t all = ~uint64_t{0};
   int pidfd = -1;
@@ -456,6 +460,9 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
       case Stage::fds:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": cannot set up descriptors: " + err_text(err));
+      case Stage::cgroup:
+        return spawn_error(detail, SpawnFailure::other, err,
+                           program + ": cannot join the job's cgroup: " + err_text(err));
       default:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": child setup failed: " + err_text(err));

@@ -96,6 +96,16 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+bool wait_until(const std::function<bool()>& done, Seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::usleep(20000);  // polling /proc or files, bounded by the deadline
+  }
+  return true;
+}
+
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t pos = text.find(needle); pos != std::string::npos;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,8 @@ class Meshrun {
   // Writes to the terminal (Options::terminal), as a user typing.
   void type(const std::string& text);
   pid_t pid() const { return pid_; }
+  // What every process of this run carries in MESHRUN_TEST_MARKER.
+  const std::string& marker() const { return marker_; }
   // Until meshrun exits (or the deadline: then it and its job are killed).
   Result finish();
 
@@ -88,6 +91,9 @@ std::string mpi_fixture(const std::string& name);
 std::vector<pid_t> processes_with_marker(const std::string& marker);
 // "PID CMDLINE" of a process, for messages.
 std::string describe_process(pid_t pid);
+
+// Polls `done` (every 20 ms) until it holds or `limit` passes (false).
+bool wait_until(const std::function<bool()>& done, Seconds limit);
 
 // Lines of `text`, without their newlines.
 std::vector<std::string> lines(const std::string& text);
