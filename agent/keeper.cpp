@@ -15,6 +15,7 @@
 
 #include "process/cgroup.hpp"
 #include "process/proc_tree.hpp"
+#include "util/job_dir.hpp"
 #include "util/log.hpp"
 
 namespace meshrun::keeper {
@@ -140,6 +141,9 @@ class Keeper {
       kill_processes(left);
       std::this_thread::sleep_for(Millis(2));
     }
+    // A killed agent's own job directory (its ranks' files), and its
+    // launcher's if that died beside it.
+    remove_stale_job_dirs();
   }
 
   // Ends like the agent did, so its launcher sees its status.
