@@ -29,7 +29,11 @@ while [ "$p" -gt 1 ]; do
   case "$name" in meshrun|meshrun-agent) probe $p "$name $p";; esac
   p=$(cut -d' ' -f4 /proc/$p/stat)
 done
-printf 'fds '; ls /proc/$$/fd | tr '\n' ' '; echo
+# Listed by a child in the background, which redirects on its own: a pipe or
+# a redirection would open descriptors in this shell.
+ls /proc/$$/fd >/tmp/meshrun-fds.$$ & wait
+printf 'fds '; tr '\n' ' ' </tmp/meshrun-fds.$$; echo
+rm -f /tmp/meshrun-fds.$$
 env | grep -Eq '[0-9a-fA-F]{64}' && echo "hex in env"
 echo done
 )SH";
