@@ -29,6 +29,7 @@
 #include "spec/job_spec.hpp"
 #include "util/fd_limit.hpp"
 #include "util/log.hpp"
+#include "wire/rank_notes.hpp"
 
 extern char** environ;
 
@@ -94,6 +95,7 @@ ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::stri
       changed_(io.get_executor()) {
   sink_ = std::make_shared<SpawnSink>();
   sink_->owner = this;
+  if (std::getenv("MESHRUN_SERVE_PMIX")) start_pmix();
 }
 
 ProcManager::~ProcManager() {
@@ -138,7 +140,62 @@ void ProcManager::make_pmi_job(const CreateProcs& request) {
     cfg.ranks_per_host.push_back(static_cast<int>(n));
   pmi_job_ = std::make_unique<ClusterPmiJob>(
       std::move(cfg), [this](const PmiBarrierIn& in) { upstream_->send(in); },
-      [this](const PmiAbortRank& a) { upstream_->send(a); });
+      [this](const PmiAbortRank& a) { upstream_->send(a); },
+      [this](const NameRequest& r) { upstream_->send(r); },
+      [this](uint32_t rank, std::string line) {
+        upstream_->send(Output{rank, 2, std::move(line)});
+      });
+}
+
+// PMIx for the ranks that ask for it (Open MPI's), beside PMI-1: started
+// when the agent starts in command mode, so the library's start-up overlaps
+// the agent's own; a host without libpmix serves PMI-1 alone.
+void ProcManager::start_pmix() {
+  if (pmix_ || pmix_failed_) return;
+  if (!make_ranks_dir()) return;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  pmix_ = PmixServer::start(io_, job_dir_->path(), host);
+  if (!pmix_) pmix_failed_ = true;
+}
+
+void ProcManager::serve_pmix(const CreateProcs& request) {
+  start_pmix();
+  if (!pmix_) return;
+  const std::string job_id = env_value(request.env, "MESHRUN_JOB_ID");
+  // Hosts on one machine are one PMIx node, so their ranks share memory.
+  std::vector<std::string> names;
+  const std::string list = env_value(request.env, "MESHRUN_HOSTNAMES");
+  for (size_t start = 0; start <= list.size() && !list.empty();) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    names.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  const PmixNodes nodes = pmix_nodes(layout_.ranks_per_host, names);
+  PmixJobInfo info;
+  info.nspace = "meshrun-" + (job_id.empty() ? std::string("job") : job_id);
+  info.size = request.mesh_size;
+  info.node_names = nodes.names;
+  info.node_ranks = nodes.ranks;
+  info.my_node = host_rank_ < nodes.node_of_host.size() ? nodes.node_of_host[host_rank_] : 0;
+  for (const auto& entry : request.procs)
+    info.my_ranks.push_back(entry.rank);
+  info.tmpdir = job_dir_->path();
+  if (auto st = pmix_->register_job(info, *pmi_job_); !st) {
+    log::warn("cannot serve PMIx to the ranks (" + st.error().message + "); they get PMI-1 only");
+    pmix_.reset();
+    pmix_failed_ = true;
+    return;
+  }
+  // Open MPI's shared-memory segments (/dev/shm/vader_segment.*) outlive
+  // ranks that are killed; in a directory of the job's they go with it.
+  if (!shm_dir_)
+    if (auto dir = JobDir::create_under("/dev/shm",
+                                        "meshrun-" + job_id + "-host" + std::to_string(host_rank_)))
+      shm_dir_.emplace(std::move(*dir));
+  if (shm_dir_)
+    job_env_.pmix_defaults.emplace_back("OMPI_MCA_btl_vader_backing_directory", shm_dir_->path());
 }
 
 // What every rank of this host shares, computed once per CreateProcs.
@@ -157,20 +214,52 @@ void ProcManager::prepare_environment(const CreateProcs& request) {
   job_env_.control_fd = kControlFd;
   job_env_.pmi_fd = kPmiFd;
   host_env_ = host_environment(job_env_);
-  if (job_env_.command && !job_dir_) {
-    auto dir = ranks_dir(env_value(request.env, "MESHRUN_JOB_ID"), host_rank_);
-    if (dir)
-      job_dir_.emplace(std::move(*dir));
-    else
-      log::warn(dir.error().message + "; ranks get no TORCHELASTIC_ERROR_FILE");
+  if (job_env_.command) {
+    make_ranks_dir();
+    command_mpi_ = command_mpi(request.command, env_value(host_env_, "PATH"), request.cwd);
   }
+}
+
+// A rank of an interpreter (python3 with mpi4py) shows what it loaded only
+// while it runs: look once, when it first writes, unless it spoke PMI.
+void ProcManager::look_for_mpi(Proc& proc) {
+  if (!command_mpi_.may_load || job_env_.size < 2 || !proc.mpi_mapped.empty() || !proc.child)
+    return;
+  if (proc.pmi && proc.pmi->session().state() != PmiSessionState::fresh) return;
+  if (pmi_job_ && pmi_job_->spoke_pmix(proc.entry.rank)) return;
+  proc.mpi_mapped = mpi_library_mapped(proc.child->pid());
+  if (proc.mpi_mapped.empty()) proc.mpi_mapped = "-";  // looked: none
+}
+
+// Never a silent singleton: a rank of a job of several that used an MPI
+// library without ever speaking to PMI-1 or PMIx ran as an MPI job of its own.
+void ProcManager::note_silent_mpi(Proc& proc) {
+  if (job_env_.size < 2 || proc.terminated) return;
+  if (proc.pmi && proc.pmi->session().state() != PmiSessionState::fresh) return;
+  if (pmi_job_ && pmi_job_->spoke_pmix(proc.entry.rank)) return;
+  const std::string lib =
+      !proc.mpi_mapped.empty() && proc.mpi_mapped != "-" ? proc.mpi_mapped : command_mpi_.linked;
+  if (!lib.empty()) proc.notes.push_back(rank_note::make(rank_note::kMpiUnused, lib));
+}
+
+bool ProcManager::make_ranks_dir() {
+  if (job_dir_) return true;
+  if (ranks_dir_failed_) return false;
+  auto dir = ranks_dir(host_rank_);
+  if (!dir) {
+    ranks_dir_failed_ = true;
+    log::warn(dir.error().message + "; ranks get no TORCHELASTIC_ERROR_FILE and no PMIx");
+    return false;
+  }
+  job_dir_.emplace(std::move(*dir));
+  return true;
 }
 
 // Where the ranks' own files go on this host (TORCHELASTIC_ERROR_FILE, the
 // PMIx server's): inside the launcher's job directory when this agent runs
 // beside the launcher (it dials back over a unix socket there), so they go
 // with it whatever ends the agent; else a job directory of the agent's own.
-Result<JobDir> ProcManager::ranks_dir(const std::string& job_id, uint32_t host_rank) {
+Result<JobDir> ProcManager::ranks_dir(uint32_t host_rank) {
   const char* bootstrap = std::getenv("MESHRUN_BOOTSTRAP_ADDR");
   std::string_view first = bootstrap ? bootstrap : "";
   first = first.substr(0, first.find(','));
@@ -181,7 +270,7 @@ Result<JobDir> ProcManager::ranks_dir(const std::string& job_id, uint32_t host_r
               JobDir::create_under(addr->path.substr(0, slash), "host" + std::to_string(host_rank)))
         return dir;
   }
-  return JobDir::create(job_id);
+  return JobDir::create("host" + std::to_string(host_rank));
 }
 
 // Threads that make processes. spawn_process waits until its vfork child has
@@ -249,7 +338,10 @@ void ProcManager::create(const CreateProcs& request) {
     return;
   }
   prepare_environment(request);
-  if (!request.command.empty() && !pmi_job_) make_pmi_job(request);
+  if (!request.command.empty() && !pmi_job_) {
+    make_pmi_job(request);
+    if (std::getenv("MESHRUN_SERVE_PMIX")) serve_pmix(request);
+  }
   if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   batch_start_ = std::chrono::steady_clock::now();
   batch_size_ = 0;
@@ -319,6 +411,12 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   site.local_rank = entry.local_rank;
   site.proc_name = entry.name;
   if (!actor_proc && job_dir_) site.error_file = torch_error_file(job_dir_->path(), entry.rank);
+  if (!actor_proc && pmix_) {
+    if (auto env = pmix_->rank_environment(entry.rank))
+      site.pmix = std::move(*env);
+    else
+      log::warn("rank " + std::to_string(entry.rank) + " gets no PMIx: " + env.error().message);
+  }
   opt.env = rank_environment(host_env_, job_env_, site);
   if (actor_proc) {
     opt.program = agent_path_;
@@ -442,6 +540,7 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec) break;
     const std::string_view got(output_scratch_.data(), n);
+    if (proc->mpi_mapped.empty()) look_for_mpi(*proc);
     if (lines) {
       lines->feed(got);
       continue;
@@ -499,6 +598,7 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
   ExitStatus st = co_await proc->child->wait();
   if (!st.success() && !proc->terminated && job_dir_)
     proc->notes = torch_error_notes(torch_error_file(job_dir_->path(), proc->entry.rank));
+  note_silent_mpi(*proc);
   // Let the output that was written before the exit reach the launcher first.
   co_await changed_.wait_until([&] { return proc->open_streams == 0; },
                                std::chrono::steady_clock::now() + kDrainAfterExit);
@@ -568,6 +668,8 @@ bool ProcManager::handle(const Message& msg) {
     input(*in);
   } else if (const auto* out = std::get_if<PmiBarrierOut>(&msg)) {
     if (pmi_job_) pmi_job_->barrier_out(*out);
+  } else if (const auto* name = std::get_if<NameReply>(&msg)) {
+    if (pmi_job_) pmi_job_->name_reply(*name);
   } else if (std::holds_alternative<ReservePort>(msg)) {
     upstream_->send(PortReserved{host_rank_, free_tcp_port()});
   } else {

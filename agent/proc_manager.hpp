@@ -16,10 +16,12 @@
 
 #include "agent/job_layout.hpp"
 #include "agent/pmi_cluster_job.hpp"
+#include "agent/pmix_server.hpp"
 #include "agent/rank_environment.hpp"
 #include "channel/connection.hpp"
 #include "pmi/pmi_server.hpp"
 #include "process/child.hpp"
+#include "process/mpi_probe.hpp"
 #include "util/job_dir.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
@@ -74,6 +76,7 @@ class ProcManager {
     bool stdin_writing = false;
     bool stdin_eof = false;
     std::vector<std::string> notes;  // for the launcher's report, when it ends
+    std::string mpi_mapped;          // the MPI library seen in its memory, if looked
   };
 
   struct Launch;
@@ -87,7 +90,12 @@ class ProcManager {
   void input(const Input& in);
   void make_pmi_job(const CreateProcs& request);
   void prepare_environment(const CreateProcs& request);
-  static Result<JobDir> ranks_dir(const std::string& job_id, uint32_t host_rank);
+  static Result<JobDir> ranks_dir(uint32_t host_rank);
+  bool make_ranks_dir();
+  void start_pmix();
+  void serve_pmix(const CreateProcs& request);
+  void look_for_mpi(Proc& proc);
+  void note_silent_mpi(Proc& proc);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
   asio::io_context& io_;
@@ -108,10 +116,15 @@ class ProcManager {
   std::chrono::steady_clock::time_point batch_start_;
   size_t batch_size_ = 0;
   std::optional<JobDir> job_dir_;  // command mode: the ranks' files on this host
+  std::optional<JobDir> shm_dir_;  // Open MPI's shared memory, in /dev/shm
   JobLayout layout_;
+  CommandMpi command_mpi_;  // what the command line tells about MPI
   JobEnvironment job_env_;
-  std::vector<std::string> host_env_;       // what every rank of this host shares
+  std::vector<std::string> host_env_;  // what every rank of this host shares
+  bool ranks_dir_failed_ = false;
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
+  std::unique_ptr<PmixServer> pmix_;        // goes first: it serves pmi_job_ from job_dir_
+  bool pmix_failed_ = false;
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;
   std::string output_scratch_;  // shared by every output pipe (one thread reads them)

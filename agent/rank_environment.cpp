@@ -22,7 +22,7 @@ void set_default(std::vector<std::string>& env, std::string_view key, std::strin
 
 bool agent_only_variable(std::string_view kv) {
   if (kv.starts_with("MESHRUN_BOOTSTRAP_ADDR=") || kv.starts_with("MESHRUN_HOST_INDEX=") ||
-      kv.starts_with("MESHRUN_SERVE_PMIX="))
+      kv.starts_with("MESHRUN_SERVE_PMIX=") || kv.starts_with("MESHRUN_HOSTNAMES="))
     return true;
   // Under SLURM the agent is a task of meshrun's own srun step; what srun
   // told it about that step is wrong for a rank (set per rank instead).
@@ -60,7 +60,7 @@ std::vector<std::string> host_environment(const JobEnvironment& job) {
     if (!agent_only_variable(kv)) env.push_back(kv);
   for (const auto& kv : job.job) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
+    if (eq == std::string::npos || agent_only_variable(kv)) continue;
     set_env(env, std::string_view(kv).substr(0, eq), std::string_view(kv).substr(eq + 1));
   }
   set_env(env, "MESHRUN_SIZE", str(job.size));
@@ -126,6 +126,8 @@ std::vector<std::string> rank_environment(const std::vector<std::string>& host,
     // Open MPI 4 takes a PMIx server for its launcher only when its own
     // launch detection (schizo "orte": "no mpirun, so a singleton") is off.
     set_default(env, "OMPI_MCA_schizo", "^orte");
+    for (const auto& [key, value] : job.pmix_defaults)
+      set_default(env, key, value);
   }
   return env;
 }

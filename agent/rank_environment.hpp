@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace meshrun {
@@ -34,6 +35,8 @@ struct JobEnvironment {
   bool under_slurm = false;  // the agent runs inside a SLURM allocation
   int control_fd = 3;        // actor procs: MESHRUN_CONTROL_FD
   int pmi_fd = 3;            // command ranks: PMI_FD
+  // For ranks served PMIx: Open MPI's settings, each unless set already.
+  std::vector<std::pair<std::string, std::string>> pmix_defaults;
 };
 
 // The agent's own variables, never passed on: MESHRUN_BOOTSTRAP_ADDR and

@@ -32,6 +32,7 @@
 #include "launcher/rank_report.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
+#include "process/mpi_probe.hpp"
 #include "process/tracking.hpp"
 #include "util/exit_status.hpp"
 #include "util/fd_limit.hpp"
@@ -47,6 +48,27 @@ constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
 
 // "0-3, 7, 9-10"
+// Whether the agents serve PMIx to the ranks (they start the server as they
+// start, before the ranks' spawn needs it): for a command that may speak it.
+// A plain program (true, hostname) is spared the server's start-up.
+bool serves_pmix(const JobSpec& spec) {
+  if (!spec.command_mode()) return false;
+  const char* path = std::getenv("PATH");
+  char cwd[4096];
+  std::string dir = spec.procs.cwd;
+  if (dir.empty() && ::getcwd(cwd, sizeof cwd)) dir = cwd;
+  return may_use_pmix(spec.procs.command, path ? path : "/usr/bin:/bin", dir);
+}
+
+// MESHRUN_HOSTNAMES: every host's machine name, by host rank, for the agents
+// (PMIx: hosts on one machine are one node); not passed on to ranks.
+std::string host_names_variable(const std::vector<Host>& hosts) {
+  std::string v = "MESHRUN_HOSTNAMES=";
+  for (size_t i = 0; i < hosts.size(); ++i)
+    v += (i ? "," : "") + hosts[i].hostname;
+  return v;
+}
+
 // An argument as a shell would need it typed, for the --dry-run map.
 std::string shell_quote(const std::string& arg) {
   if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -322,6 +344,7 @@ class Job {
         launch.env.push_back(std::string("MESHRUN_CWD=") + cwd);
       log::debug("agents dial back to " + launch.bootstrap_addresses);
     }
+    if (serves_pmix(spec_)) launch.env.push_back("MESHRUN_SERVE_PMIX=1");
     launch.secret_hex = secret_.to_hex();
     launch.tls_bundle = tls_bundle_;
     launch.agent_path = plan_.agent_path;
@@ -395,6 +418,7 @@ class Job {
     for (const auto& [k, v] : spec_.procs.env)
       create.env.push_back(k + "=" + v);
     create.env.push_back("MESHRUN_JOB_ID=" + job_id_);
+    if (spec_.command_mode()) create.env.push_back(host_names_variable(client_.hosts()));
     create.cwd = spec_.procs.cwd;
     create.stdin_mode = static_cast<uint8_t>(spec_.output.stdin_mode);
     create.raw_output = spec_.output.raw;

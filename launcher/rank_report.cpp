@@ -53,9 +53,9 @@ std::string RankReport::singleton_warning() const {
   const bool all = ranks.size() == job_size_;
   return std::string(all ? "every rank" : "ranks " + rank_ranges(ranks)) + " of this " +
          std::to_string(job_size_) + "-rank job loaded " + libs +
-         " but never contacted meshrun's PMI-1 or PMIx server, so each ran as a singleton "
-         "MPI job of size 1. The MPI library may speak a protocol meshrun does not serve "
-         "(PMI-2 only, or Slurm's libpmi), or something between meshrun and the program "
+         " but never contacted meshrun's PMI-1 or PMIx server: each that called MPI_Init ran "
+         "as a singleton MPI job of size 1. Likely causes: an MPI library that speaks neither "
+         "(PMI-2 only, Slurm's libpmi), or something between meshrun and the program that "
          "dropped PMI_FD and the PMIX_* variables (env -i, a wrapper script). meshrun serves "
          "MPICH (mpicc.mpich) through PMI-1 and Open MPI (mpicc.openmpi) through PMIx.";
 }

@@ -248,6 +248,8 @@ void MeshClient::handle(uint32_t host, Message&& msg) {
           fail({describe_rank(m.rank) + " called MPI_Abort with code " + std::to_string(m.code) +
                     (m.message.empty() ? "" : ": " + m.message),
                 status});
+        } else if constexpr (std::is_same_v<M, NameRequest>) {
+          names_.handle(m, [this, host](const NameReply& r) { send_to(host, r); });
         } else if constexpr (std::is_same_v<M, PortReserved>) {
           reserved_port_ = m.port;
           changed_.notify();

@@ -19,6 +19,7 @@
 #include "channel/listener.hpp"
 #include "channel/pending_handshakes.hpp"
 #include "mesh/meshes.hpp"
+#include "mesh/name_service.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
@@ -157,6 +158,7 @@ class MeshClient {
   size_t pmi_count_ = 0;
   std::vector<KvPair> pmi_kvs_;
   std::optional<uint32_t> reserved_port_;
+  NameService names_{io_};  // MPI_Publish_name and friends, job-wide
   Notifier changed_;
 };
 

@@ -41,6 +41,12 @@ class LocalPmiJob final : public PmiJob {
   void barrier_enter(int rank, std::function<void()> done) override;
   void abort(int rank, int code, const std::string& message) override;
   void finalized(int rank) override;
+  JobNames* names() override { return &names_; }
+  void spawn_refused(int rank) override {
+    (void)rank;
+    ++spawns_refused_;
+  }
+  int spawns_refused() const { return spawns_refused_; }
 
   int size() const { return size_; }
   const std::map<std::string, std::string>& kvs() const { return kvs_; }
@@ -61,6 +67,8 @@ class LocalPmiJob final : public PmiJob {
   int finalized_count_ = 0;
   std::optional<PmiAbort> first_abort_;
   AbortHandler on_abort_;
+  LocalJobNames names_;
+  int spawns_refused_ = 0;
 };
 
 // Hydra's PMI_process_mapping for ranks placed in blocks on nodes:

@@ -95,6 +95,50 @@ void PmiSession::pump() {
   pumping_ = false;
 }
 
+// MPI_Publish_name and friends: the reply waits for the job's name service,
+// as a get waits for the KVS.
+void PmiSession::name_service(const PmiCommand& cmd) {
+  const std::string& name = cmd.name;
+  const std::string result = name == "publish_name"     ? "publish_result"
+                             : name == "unpublish_name" ? "unpublish_result"
+                                                        : "lookup_result";
+  const std::string* service = cmd.find("service");
+  const std::string* port = cmd.find("port");
+  JobNames* names = job_.names();
+  auto fail_now = [&](std::string_view why) {
+    reply(format_pmi(result, {{"rc", "-1"}, {"msg", why}}));
+  };
+  if (!names) return fail_now("no_name_service");
+  if (!service || service->empty()) return fail_now("service_missing");
+  if (name == "publish_name" && (!port || port->empty())) return fail_now("port_missing");
+  waiting_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  auto answer = [this, alive, result](NameStatus st, const std::string* value) {
+    if (alive.expired() || !waiting_) return;
+    waiting_ = false;
+    if (st != NameStatus::ok) {
+      reply(format_pmi(result, {{"rc", "-1"}, {"msg", name_status_text(st)}}));
+    } else if (!value) {
+      reply(format_pmi(result, {{"rc", "0"}, {"msg", "success"}}));
+    } else if (is_pmi_token(*value) && !value->empty()) {
+      reply(format_pmi(result, {{"rc", "0"}, {"msg", "success"}, {"port", *value}}));
+    } else {
+      // Published through PMIx as something other than a string.
+      reply(format_pmi(result, {{"rc", "-1"}, {"msg", "not_a_pmi_1_value"}}));
+    }
+    pump();
+  };
+  const auto rank = static_cast<uint32_t>(rank_);
+  if (name == "publish_name") {
+    names->publish(rank, *service, *port, [answer](NameStatus st) { answer(st, nullptr); });
+  } else if (name == "unpublish_name") {
+    names->unpublish(rank, *service, [answer](NameStatus st) { answer(st, nullptr); });
+  } else {
+    names->lookup(rank, *service, 0,
+                  [answer](NameStatus st, const PublishedName& n) { answer(st, &n.value); });
+  }
+}
+
 void PmiSession::fail(Error error) {
   if (state_ == PmiSessionState::failed) return;
   state_ = PmiSessionState::failed;
@@ -128,7 +172,8 @@ Status PmiSession::handle_multi_line(std::string_view line) {
   if (line != "endcmd") return {};
   in_multi_ = false;
   // Spawning from inside a job (MPI_Comm_spawn) is not offered.
-  reply(format_pmi("spawn_result", {{"rc", "-1"}, {"errmsg", "spawn_not_supported"}}));
+  job_.spawn_refused(rank_);
+  reply(format_pmi("spawn_result", {{"rc", "-1"}, {"errmsg", "meshrun_does_not_spawn_processes"}}));
   return {};
 }
 
@@ -269,17 +314,8 @@ Status PmiSession::handle(const PmiCommand& cmd) {
     return {};
   }
 
-  // Name publishing (MPI_Publish_name) is not offered; answer so the call fails cleanly.
-  if (name == "publish_name") {
-    reply(format_pmi("publish_result", {{"rc", "-1"}, {"msg", "not_supported"}}));
-    return {};
-  }
-  if (name == "unpublish_name") {
-    reply(format_pmi("unpublish_result", {{"rc", "-1"}, {"msg", "not_supported"}}));
-    return {};
-  }
-  if (name == "lookup_name") {
-    reply(format_pmi("lookup_result", {{"rc", "-1"}, {"msg", "not_supported"}}));
+  if (name == "publish_name" || name == "unpublish_name" || name == "lookup_name") {
+    name_service(cmd);
     return {};
   }
 

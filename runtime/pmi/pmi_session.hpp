@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "pmi/name_store.hpp"
 #include "pmi/pmi_protocol.hpp"
 #include "util/result.hpp"
 
@@ -42,6 +43,10 @@ class PmiJob {
   // no reply and waits to be killed, as under Hydra.
   virtual void abort(int rank, int code, const std::string& message) = 0;
   virtual void finalized(int rank) { (void)rank; }
+  // The job's name service; null: not offered (publish and lookup fail).
+  virtual JobNames* names() { return nullptr; }
+  // The rank asked to spawn processes (MPI_Comm_spawn), which is refused.
+  virtual void spawn_refused(int rank) { (void)rank; }
 };
 
 enum class PmiSessionState { fresh, initialized, finalized, aborted, failed };
@@ -82,6 +87,7 @@ class PmiSession {
   Status handle_line(std::string_view line);
   Status handle(const PmiCommand& cmd);
   Status handle_multi_line(std::string_view line);
+  void name_service(const PmiCommand& cmd);
   void fail(Error error);
   void reply(std::string line);
 

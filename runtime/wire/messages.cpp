@@ -91,6 +91,10 @@ std::string_view type_name(MsgType type) {
       return "Routed";
     case MsgType::host_failed:
       return "HostFailed";
+    case MsgType::name_request:
+      return "NameRequest";
+    case MsgType::name_reply:
+      return "NameReply";
   }
   return "Unknown";
 }

@@ -36,6 +36,8 @@ enum class MsgType : uint16_t {
   port_reserved = 20,
   routed = 21,
   host_failed = 22,
+  name_request = 23,
+  name_reply = 24,
 };
 
 // Both directions, when nothing else was sent for a while.
@@ -368,10 +370,48 @@ struct HostFailed {
   }
 };
 
+// The job's name service (MPI_Publish_name and friends), kept by the launcher.
+enum class NameOp : uint8_t { publish = 0, lookup = 1, unpublish = 2 };
+enum class NameStatus : uint8_t {
+  ok = 0,
+  not_found = 1,
+  duplicate = 2,
+  bad_request = 3,
+  unavailable = 4
+};
+
+// Host -> launcher: a rank's name-service request.
+struct NameRequest {
+  static constexpr MsgType kType = MsgType::name_request;
+  uint32_t id = 0;  // chosen by the host, echoed in the reply
+  NameOp op = NameOp::lookup;
+  uint32_t rank = 0;  // who asks
+  std::string key;
+  std::string value;     // publish
+  uint32_t wait_ms = 0;  // lookup: wait up to this long for the key to be published
+  template <class F>
+  bool fields(F& f) {
+    return f(id, op, rank, key, value, wait_ms);
+  }
+};
+
+// Launcher -> the asking host.
+struct NameReply {
+  static constexpr MsgType kType = MsgType::name_reply;
+  uint32_t id = 0;
+  NameStatus status = NameStatus::ok;
+  std::string value;       // lookup
+  uint32_t publisher = 0;  // lookup: the rank that published it
+  template <class F>
+  bool fields(F& f) {
+    return f(id, status, value, publisher);
+  }
+};
+
 using Message = std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus,
                              SpawnActors, ActorStatus, Cast, Reply, Output, StopProcs, HostStopped,
                              SignalProcs, Input, PmiBarrierIn, PmiBarrierOut, PmiAbortRank,
-                             ReservePort, PortReserved, Routed, HostFailed>;
+                             ReservePort, PortReserved, Routed, HostFailed, NameRequest, NameReply>;
 
 template <class M>
 std::string encode(const M& msg) {

@@ -128,9 +128,15 @@ TEST_CASE("a PMIx rank gets the server's variables and Open MPI's launch hint", 
   CHECK(e["PMIX_RANK"] == "4");
   CHECK(e["PMIX_SERVER_URI41"] == "x;tcp4://1:2");
   CHECK(e["OMPI_MCA_schizo"] == "^orte");
-  // A user's own choice stands.
+  job.pmix_defaults = {{"OMPI_MCA_btl_vader_backing_directory", "/dev/shm/meshrun-x"}};
+  CHECK(rank_env(job, site)["OMPI_MCA_btl_vader_backing_directory"] == "/dev/shm/meshrun-x");
+  // Not for ranks without PMIx.
+  CHECK(rank_env(job, {}).count("OMPI_MCA_btl_vader_backing_directory") == 0);
+  // A user's own choices stand.
   job.job.push_back("OMPI_MCA_schizo=^slurm");
+  job.job.push_back("OMPI_MCA_btl_vader_backing_directory=/mnt/fast");
   CHECK(rank_env(job, site)["OMPI_MCA_schizo"] == "^slurm");
+  CHECK(rank_env(job, site)["OMPI_MCA_btl_vader_backing_directory"] == "/mnt/fast");
 }
 
 TEST_CASE("an actor proc gets meshrun's names and its control descriptor only", "[agent][env]") {

@@ -261,9 +261,27 @@ TEST_CASE("spawn is consumed as a whole and refused", "[pmi][session]") {
   Rank r(job, 0);
   r.init();
   CHECK(r.say("mcmd=spawn\nnprocs=2\nexecname=/bin/true\n").empty());
-  CHECK(r.say("endcmd\n") == "cmd=spawn_result rc=-1 errmsg=spawn_not_supported\n");
+  CHECK(r.say("endcmd\n") == "cmd=spawn_result rc=-1 errmsg=meshrun_does_not_spawn_processes\n");
+  CHECK(job.spawns_refused() == 1);
   CHECK(r.say("cmd=get_appnum\n") == "cmd=appnum rc=0 appnum=0\n");
-  CHECK(r.say("cmd=publish_name service=s port=p\n") ==
-        "cmd=publish_result rc=-1 msg=not_supported\n");
-  CHECK(r.say("cmd=lookup_name service=s\n") == "cmd=lookup_result rc=-1 msg=not_supported\n");
+}
+
+TEST_CASE("names are published, looked up and unpublished job-wide", "[pmi][session][names]") {
+  LocalPmiJob job(2);
+  Rank a(job, 0), b(job, 1);
+  a.init();
+  b.init();
+  CHECK(b.say("cmd=lookup_name service=MyTest\n") == "cmd=lookup_result rc=-1 msg=not_found\n");
+  CHECK(a.say("cmd=publish_name service=MyTest port=otherhost:122\n") ==
+        "cmd=publish_result rc=0 msg=success\n");
+  CHECK(a.say("cmd=publish_name service=MyTest port=again\n") ==
+        "cmd=publish_result rc=-1 msg=duplicate\n");
+  CHECK(b.say("cmd=lookup_name service=MyTest\n") ==
+        "cmd=lookup_result rc=0 msg=success port=otherhost:122\n");
+  CHECK(b.say("cmd=unpublish_name service=MyTest\n") == "cmd=unpublish_result rc=0 msg=success\n");
+  CHECK(a.say("cmd=lookup_name service=MyTest\n") == "cmd=lookup_result rc=-1 msg=not_found\n");
+  CHECK(a.say("cmd=unpublish_name service=MyTest\n") ==
+        "cmd=unpublish_result rc=-1 msg=not_found\n");
+  CHECK(a.say("cmd=publish_name service=x\n") == "cmd=publish_result rc=-1 msg=port_missing\n");
+  CHECK(a.say("cmd=lookup_name\n") == "cmd=lookup_result rc=-1 msg=service_missing\n");
 }

@@ -178,6 +178,14 @@ template <>
 HostFailed sample() {
   return {13, "ssh exited (status 255) before the agent dialed in"};
 }
+template <>
+NameRequest sample() {
+  return {7, NameOp::lookup, 3, "MyTest", "", 2500};
+}
+template <>
+NameReply sample() {
+  return {7, NameStatus::ok, "otherhost:122", 1};
+}
 
 template <class F, size_t... I>
 void for_each_message(F&& f, std::index_sequence<I...>) {
