@@ -18,6 +18,8 @@ namespace {
 constexpr const char* kPrefix = "meshrun-";
 // Who made the directory: "PID START_TIME" of its launcher.
 constexpr const char* kOwnerFile = "owner";
+// Where job directories of shared memory go (JobDir::create's `in`).
+constexpr const char* kShmBase = "/dev/shm";
 
 std::string job_dir_base() {
   const char* tmp = std::getenv("TMPDIR");
@@ -71,8 +73,9 @@ std::string make_job_id() {
   return id;
 }
 
-size_t remove_stale_job_dirs() {
-  const std::string base = job_dir_base();
+namespace {
+
+size_t remove_stale_job_dirs_in(const std::string& base) {
   const int dirfd = ::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return 0;
   DIR* d = ::fdopendir(dirfd);
@@ -97,8 +100,14 @@ size_t remove_stale_job_dirs() {
   return removed;
 }
 
-Result<JobDir> JobDir::create(const std::string& job_id) {
-  const std::string base = job_dir_base();
+}  // namespace
+
+size_t remove_stale_job_dirs() {
+  return remove_stale_job_dirs_in(job_dir_base()) + remove_stale_job_dirs_in(kShmBase);
+}
+
+Result<JobDir> JobDir::create(const std::string& job_id, const std::string& in) {
+  const std::string base = in.empty() ? job_dir_base() : in;
   std::string tmpl = base + "/" + kPrefix + job_id + "-XXXXXX";
   if (!::mkdtemp(tmpl.data()))
     return make_error(Errc::io,

@@ -12,7 +12,8 @@ namespace meshrun {
 
 class JobDir {
  public:
-  static Result<JobDir> create(const std::string& job_id);
+  // In TMPDIR, or in `in` (/dev/shm for shared memory).
+  static Result<JobDir> create(const std::string& job_id, const std::string& in = {});
   // A directory of its own inside another job directory (a host agent's,
   // beside its launcher): removed with it, or with its parent.
   static Result<JobDir> create_under(const std::string& parent, const std::string& name);
@@ -26,7 +27,7 @@ class JobDir {
   std::string path_;
 };
 
-// Removes this user's job directories whose launcher is gone (a pid alone is
+// Removes this user's job directories (in TMPDIR and /dev/shm) whose owner is gone (a pid alone is
 // not enough: it may have been reused); returns how many.
 size_t remove_stale_job_dirs();
 
