@@ -191,8 +191,7 @@ void ProcManager::serve_pmix(const CreateProcs& request) {
   // Open MPI's shared-memory segments (/dev/shm/vader_segment.*) outlive
   // ranks that are killed; in a directory of the job's they go with it.
   if (!shm_dir_)
-    if (auto dir = JobDir::create_under("/dev/shm",
-                                        "meshrun-" + job_id + "-host" + std::to_string(host_rank_)))
+    if (auto dir = JobDir::create(job_id + "-host" + std::to_string(host_rank_), "/dev/shm"))
       shm_dir_.emplace(std::move(*dir));
   if (shm_dir_)
     job_env_.pmix_defaults.emplace_back("OMPI_MCA_btl_vader_backing_directory", shm_dir_->path());
