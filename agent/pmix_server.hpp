@@ -38,9 +38,8 @@ class PmixJob {
   virtual void spawn_refused(uint32_t rank) { (void)rank; }
 };
 
-// The job as this host's server registers it. PMIx nodes are machines: hosts
-// (agents) on the same machine share one node, so their ranks are each
-// other's local peers and use shared memory.
+// The job as this host's server registers it: every host agent is a PMIx node
+// of its own (see ProcManager::pmix_node_name).
 struct PmixJobInfo {
   std::string nspace;
   uint32_t size = 0;
@@ -51,9 +50,10 @@ struct PmixJobInfo {
   std::string tmpdir;              // for the ranks' session files (PMIX_TMPDIR)
 };
 
-// Hosts grouped into PMIx nodes by their machine's name: `host_names[h]` is
-// host h's, `ranks_per_host[h]` its number of ranks (in blocks, host by host).
-// Without names, every host is a node of its own ("host<h>").
+// Hosts grouped into PMIx nodes by name: `host_names[h]` is host h's node
+// name, `ranks_per_host[h]` its number of ranks (in blocks, host by host);
+// hosts of one name share a node. Without names, every host is a node of
+// its own ("host<h>").
 struct PmixNodes {
   std::vector<std::string> names;
   std::vector<std::vector<uint32_t>> ranks;

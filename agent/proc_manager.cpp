@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -155,21 +156,32 @@ void ProcManager::start_pmix() {
   if (!make_ranks_dir()) return;
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  pmix_ = PmixServer::start(io_, job_dir_->path(), host);
+  pmix_ = PmixServer::start(io_, job_dir_->path(), pmix_node_name(host, host_rank_));
   if (!pmix_) pmix_failed_ = true;
+}
+
+// Every host agent is a PMIx node of its own, named after its machine. Two
+// PMIx servers cannot share a node: the data a rank keeps for its node's
+// peers (Open MPI's shared-memory addresses) stays with its own server. So
+// agents that share a machine are told apart (vm~0, vm~1), and their ranks
+// talk as ranks of different machines do.
+std::string ProcManager::pmix_node_name(const std::string& hostname, uint32_t host_rank) {
+  const char* mode = std::getenv("MESHRUN_SERVE_PMIX");
+  if (mode && std::string_view(mode) == "1") return hostname;
+  return hostname + "~" + std::to_string(host_rank);
 }
 
 void ProcManager::serve_pmix(const CreateProcs& request) {
   start_pmix();
   if (!pmix_) return;
   const std::string job_id = env_value(request.env, "MESHRUN_JOB_ID");
-  // Hosts on one machine are one PMIx node, so their ranks share memory.
   std::vector<std::string> names;
   const std::string list = env_value(request.env, "MESHRUN_HOSTNAMES");
   for (size_t start = 0; start <= list.size() && !list.empty();) {
     size_t comma = list.find(',', start);
     if (comma == std::string::npos) comma = list.size();
-    names.push_back(list.substr(start, comma - start));
+    names.push_back(
+        pmix_node_name(list.substr(start, comma - start), static_cast<uint32_t>(names.size())));
     start = comma + 1;
   }
   const PmixNodes nodes = pmix_nodes(layout_.ranks_per_host, names);
@@ -195,6 +207,24 @@ void ProcManager::serve_pmix(const CreateProcs& request) {
       shm_dir_.emplace(std::move(*dir));
   if (shm_dir_)
     job_env_.pmix_defaults.emplace_back("OMPI_MCA_btl_vader_backing_directory", shm_dir_->path());
+  // Agents all on this one machine: their ranks reach each other over TCP,
+  // on loopback, which Open MPI leaves out unless told (there may be no
+  // other interface); and one-sided windows need osc/pt2pt, the only one
+  // that runs over TCP, which Debian's Open MPI leaves out.
+  const char* mode = std::getenv("MESHRUN_SERVE_PMIX");
+  if (mode && std::string_view(mode) == "local") {
+    if (!env_has(host_env_, "OMPI_MCA_btl_tcp_if_include") &&
+        !env_has(host_env_, "OMPI_MCA_btl_tcp_if_exclude"))
+      job_env_.pmix_defaults.emplace_back("OMPI_MCA_btl_tcp_if_include", "lo");
+    job_env_.pmix_defaults.emplace_back("OMPI_MCA_osc", "sm,rdma,pt2pt");
+  }
+  // More ranks than CPUs: Open MPI's ranks must yield when they wait (as
+  // mpirun tells them), or their busy polling starves the rank they wait for.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (::sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+      request.procs.size() > static_cast<size_t>(CPU_COUNT(&cpus)))
+    job_env_.pmix_defaults.emplace_back("OMPI_MCA_mpi_oversubscribe", "1");
 }
 
 // What every rank of this host shares, computed once per CreateProcs.

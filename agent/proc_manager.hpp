@@ -94,6 +94,7 @@ class ProcManager {
   bool make_ranks_dir();
   void start_pmix();
   void serve_pmix(const CreateProcs& request);
+  static std::string pmix_node_name(const std::string& hostname, uint32_t host_rank);
   void look_for_mpi(Proc& proc);
   void note_silent_mpi(Proc& proc);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});

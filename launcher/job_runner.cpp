@@ -20,6 +20,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "alloc/placement.hpp"
@@ -48,16 +49,23 @@ constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
 
 // "0-3, 7, 9-10"
-// Whether the agents serve PMIx to the ranks (they start the server as they
-// start, before the ranks' spawn needs it): for a command that may speak it.
-// A plain program (true, hostname) is spared the server's start-up.
-bool serves_pmix(const JobSpec& spec) {
-  if (!spec.command_mode()) return false;
+// MESHRUN_SERVE_PMIX for the agents, empty when they serve no PMIx: they
+// start the server as they start, before the ranks' spawn needs it, for a
+// command that may speak it (a plain program such as true or hostname is
+// spared its start-up). "1": every agent on a machine of its own; "shared":
+// some share one; "local": all on this one.
+std::string pmix_mode(const JobSpec& spec, const Placement& placement) {
+  if (!spec.command_mode()) return {};
   const char* path = std::getenv("PATH");
   char cwd[4096];
   std::string dir = spec.procs.cwd;
   if (dir.empty() && ::getcwd(cwd, sizeof cwd)) dir = cwd;
-  return may_use_pmix(spec.procs.command, path ? path : "/usr/bin:/bin", dir);
+  if (!may_use_pmix(spec.procs.command, path ? path : "/usr/bin:/bin", dir)) return {};
+  if (!placement.remote()) return placement.hosts.size() > 1 ? "local" : "1";
+  std::set<std::string> names;
+  for (const auto& h : placement.hosts)
+    if (!names.insert(h.name).second) return "shared";
+  return "1";
 }
 
 // MESHRUN_HOSTNAMES: every host's machine name, by host rank, for the agents
@@ -344,7 +352,8 @@ class Job {
         launch.env.push_back(std::string("MESHRUN_CWD=") + cwd);
       log::debug("agents dial back to " + launch.bootstrap_addresses);
     }
-    if (serves_pmix(spec_)) launch.env.push_back("MESHRUN_SERVE_PMIX=1");
+    if (auto mode = pmix_mode(spec_, plan_.placement); !mode.empty())
+      launch.env.push_back("MESHRUN_SERVE_PMIX=" + mode);
     launch.secret_hex = secret_.to_hex();
     launch.tls_bundle = tls_bundle_;
     launch.agent_path = plan_.agent_path;

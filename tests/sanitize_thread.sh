@@ -35,7 +35,7 @@ cmake --build "$build" -j "$jobs" --target meshrun meshrun-agent meshrun_testact
 logs="$build/sanitizer-logs"
 rm -rf "$logs"
 mkdir -p "$logs"
-export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$logs/tsan"
+export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$logs/tsan:suppressions=$src/tests/tsan.supp"
 
 status=0
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" \

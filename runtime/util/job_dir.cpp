@@ -103,7 +103,10 @@ size_t remove_stale_job_dirs_in(const std::string& base) {
 }  // namespace
 
 size_t remove_stale_job_dirs() {
-  return remove_stale_job_dirs_in(job_dir_base()) + remove_stale_job_dirs_in(kShmBase);
+  // Those in /dev/shm are an agent's (Open MPI's shared memory), beside one
+  // in TMPDIR: not counted twice.
+  remove_stale_job_dirs_in(kShmBase);
+  return remove_stale_job_dirs_in(job_dir_base());
 }
 
 Result<JobDir> JobDir::create(const std::string& job_id, const std::string& in) {

@@ -27,8 +27,9 @@ class JobDir {
   std::string path_;
 };
 
-// Removes this user's job directories (in TMPDIR and /dev/shm) whose owner is gone (a pid alone is
-// not enough: it may have been reused); returns how many.
+// Removes this user's job directories (in TMPDIR and /dev/shm) whose owner
+// is gone (a pid alone is not enough: it may have been reused); returns how
+// many in TMPDIR.
 size_t remove_stale_job_dirs();
 
 // 16 hex digits from the CSPRNG.
