@@ -32,6 +32,7 @@ struct PmixServer::Core {
   bool init_done = false;
   std::string init_error;  // empty: initialized
   bool initialized = false;
+  std::function<void()> on_started;  // the loop thread's: when_started()
 
   // The loop thread's: the job served (null before register_job and after
   // the server is gone), its namespace and size.
@@ -577,20 +578,39 @@ std::unique_ptr<PmixServer> PmixServer::start(asio::io_context& io, std::string 
       ok = st == PMIX_SUCCESS;
       if (!ok) why = "PMIx_server_init: " + pmix_error(lib, st);
     }
-    std::lock_guard lock(core->mu);
-    core->lib = lib;
-    core->initialized = ok;
-    core->init_error = ok ? "" : why;
-    core->init_done = true;
-    core->cv.notify_all();
+    {
+      std::lock_guard lock(core->mu);
+      core->lib = lib;
+      core->initialized = ok;
+      core->init_error = ok ? "" : why;
+      core->init_done = true;
+      core->cv.notify_all();
+    }
+    asio::post(core->io, [core] {
+      if (auto fn = std::move(core->on_started)) fn();
+    });
   });
   return s;
+}
+
+bool PmixServer::started() const {
+  std::lock_guard lock(core_->mu);
+  return core_->init_done;
+}
+
+void PmixServer::when_started(std::function<void()> fn) {
+  if (started()) {
+    asio::post(core_->io, std::move(fn));
+    return;
+  }
+  core_->on_started = std::move(fn);  // the init thread's post runs it
 }
 
 PmixServer::~PmixServer() {
   if (!core_) return;
   if (core_->init_thread.joinable()) core_->init_thread.join();
   core_->job = nullptr;
+  core_->on_started = nullptr;
   // No upcalls after this returns; the loop's pending work finds no job.
   if (core_->initialized) core_->lib->server_finalize();
   std::lock_guard lock(g_mu);

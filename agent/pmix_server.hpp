@@ -77,6 +77,10 @@ class PmixServer {
   // Blocks until started (at most `timeout`); an error says why PMIx cannot
   // be served (no libpmix, the library failed).
   Status ready(std::chrono::milliseconds timeout);
+  // Whether start-up is over (well or not), without waiting.
+  bool started() const;
+  // Runs `fn` on the io_context once start-up is over (now, if it is).
+  void when_started(std::function<void()> fn);
   // Registers the job and this host's ranks, so they can connect; blocks for
   // the library (bounded). `job` must outlive the server.
   Status register_job(const PmixJobInfo& info, PmixJob& job);

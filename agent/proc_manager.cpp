@@ -19,6 +19,7 @@
 #include <asio/write.hpp>
 #include <condition_variable>
 #include <cstring>
+#include <latch>
 #include <mutex>
 #include <thread>
 
@@ -309,8 +310,16 @@ Result<JobDir> ProcManager::ranks_dir(uint32_t host_rank) {
 class SpawnerPool {
  public:
   explicit SpawnerPool(unsigned threads) : state_(std::make_shared<State>()) {
+    // Each thread takes its low descriptors before this returns, while the
+    // agent's table is still short (spawn_process is cheapest then).
+    std::latch ready(threads);
     for (unsigned i = 0; i < threads; ++i)
-      std::thread([s = state_] { s->run(); }).detach();
+      std::thread([s = state_, &ready] {
+        prepare_spawning_thread();
+        ready.count_down();
+        s->run();
+      }).detach();
+    ready.wait();
   }
   void submit(std::function<void()> job) {
     {
@@ -366,12 +375,24 @@ void ProcManager::create(const CreateProcs& request) {
     }
     return;
   }
+  if (!request.command.empty() && pmix_ && !pmix_->started()) {
+    // The PMIx server is still starting: the ranks start once it has, and
+    // the loop serves the launcher (heartbeats, signals) meanwhile.
+    deferred_ = request;
+    pmix_->when_started([this] {
+      if (!deferred_) return;
+      CreateProcs r = std::move(*deferred_);
+      deferred_.reset();
+      create(r);
+    });
+    return;
+  }
+  if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   prepare_environment(request);
   if (!request.command.empty() && !pmi_job_) {
     make_pmi_job(request);
     if (std::getenv("MESHRUN_SERVE_PMIX")) serve_pmix(request);
   }
-  if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   batch_start_ = std::chrono::steady_clock::now();
   batch_size_ = 0;
   for (const auto& entry : request.procs) {
@@ -672,8 +693,24 @@ asio::awaitable<bool> ProcManager::wait_queued_below(
   co_return true;
 }
 
+// Ranks that were to start once the PMIx server had are stopped before they
+// ever start: reported as ended by meshrun.
+void ProcManager::drop_deferred() {
+  if (!deferred_) return;
+  for (const auto& entry : deferred_->procs) {
+    ProcStatus s;
+    s.rank = entry.rank;
+    s.state = ProcState::exited;
+    s.code = SIGKILL;
+    s.detail = std::string(kStoppedByMeshrun);
+    upstream_->send(s);
+  }
+  deferred_.reset();
+}
+
 void ProcManager::signal_all(int sig) {
   const bool ending = sig == SIGTERM || sig == SIGKILL;
+  if (ending) drop_deferred();
   for (const auto& [rank, p] : procs_) {
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
@@ -757,6 +794,7 @@ asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
 
 asio::awaitable<void> ProcManager::stop_all(Millis grace) {
   using Clock = std::chrono::steady_clock;
+  drop_deferred();
   auto all_reaped = [this] { return live() == 0; };
   bool asked = false;
   StopProcs stop;

@@ -96,6 +96,7 @@ class ProcManager {
   void serve_pmix(const CreateProcs& request);
   static std::string pmix_node_name(const std::string& hostname, uint32_t host_rank);
   void look_for_mpi(Proc& proc);
+  void drop_deferred();
   void note_silent_mpi(Proc& proc);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
@@ -126,6 +127,7 @@ class ProcManager {
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::unique_ptr<PmixServer> pmix_;        // goes first: it serves pmi_job_ from job_dir_
   bool pmix_failed_ = false;
+  std::optional<CreateProcs> deferred_;  // to spawn once the PMIx server has started
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;
   Notifier changed_;
   std::string output_scratch_;  // shared by every output pipe (one thread reads them)
