@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
+#include <vector>
 
 #include "util/fd_limit.hpp"
 
@@ -46,7 +48,7 @@ namespace meshrun {
 namespace {
 
 // Where the child failed; only `exec` failures are told apart by errno.
-enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, exec };
+enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, exec, unshare };
 
 struct FdMove {
   int target;
@@ -73,6 +75,9 @@ struct ChildArgs {
   bool new_group = false;
   bool die_with_parent = false;
   int cgroup_fd = -1;
+  // Non-zero: the child shares our fd table (CLONE_FILES) and makes its own
+  // from the descriptors below this, where its sources were parked.
+  unsigned unshare_below = 0;
   bool reset_nofile = false;  // give the child the soft open-file limit we started with
   struct rlimit nofile = {};
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
@@ -137,6 +142,12 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     // The parent died before the prctl took effect: nobody waits for us.
     if (getppid() != a->parent) _exit(127);
   }
+  // A table of our own with only the low descriptors: the parent's thousands
+  // (a host agent's pipes and sockets of every rank) are never copied, nor
+  // closed one by one.
+  if (a->unshare_below != 0 &&
+      syscall(SYS_close_range, a->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    child_fail(a, Stage::unshare, errno);
 
   for (size_t i = 0; i < a->n_moves; ++i) {
     FdMove& m = a->moves[i];
@@ -267,7 +278,93 @@ struct FdCloser {
   }
 };
 
+#if !MESHRUN_SPAWN_FORK
+// Low slots: a few descriptors near the bottom of the table, kept open on
+// /dev/null, one set per spawning thread. A spawn parks the descriptors its
+// child needs there, so the child can take a table of its own with only the
+// lowest descriptors (close_range CLOSE_RANGE_UNSHARE) instead of copying the
+// parent's whole table and closing it: with thousands of descriptors open
+// (a host agent's ranks' pipes), that copy and those closes cost more than
+// the spawn itself, for every spawn.
+constexpr size_t kLowSlots = 8;
+// Past this the copy is no longer small: a table that crowded from the start
+// gains nothing.
+constexpr int kLowSlotsLimit = 256;
+std::atomic<bool> g_unshare_works{true};
+
+struct LowSlots {
+  int devnull = -1;
+  std::vector<int> fds;
+  int bound = 0;  // one above the highest slot
+  bool usable = false;
+  LowSlots() {
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) return;
+    for (size_t i = 0; i < kLowSlots; ++i) {
+      const int fd = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) return;
+      fds.push_back(fd);
+      bound = std::max(bound, fd + 1);
+    }
+    usable = bound <= kLowSlotsLimit;
+  }
+};
+
+// Rewrites the sources of `moves` to this thread's slots (`parked` says what
+// goes where); returns the bound the child unshares below, 0 when the slots
+// cannot be used.
+LowSlots& thread_slots() {
+  static thread_local LowSlots slots;
+  return slots;
+}
+
+unsigned park_in_low_slots(std::vector<FdMove>& moves, std::vector<std::pair<int, int>>& parked) {
+  if (!g_unshare_works.load(std::memory_order_relaxed)) return 0;
+  LowSlots& slots = thread_slots();
+  if (!slots.usable) return 0;
+  size_t next = 0;
+  for (auto& m : moves) {
+    // An inherited 0/1/2 is copied with the low part of the table anyway.
+    if (m.source == m.target && m.target < 3) continue;
+    if (next == slots.fds.size()) {
+      parked.clear();
+      return 0;
+    }
+    parked.emplace_back(slots.fds[next], m.source);
+    m.source = slots.fds[next++];
+  }
+  for (size_t i = 0; i < parked.size(); ++i)
+    if (dup2(parked[i].second, parked[i].first) < 0) {
+      for (size_t j = 0; j < i; ++j)
+        dup2(slots.devnull, parked[j].first);
+      for (auto& m : moves)
+        for (const auto& [slot, source] : parked)
+          if (m.source == slot) m.source = source;
+      parked.clear();
+      return 0;
+    }
+  return static_cast<unsigned>(slots.bound);
+}
+
+// Back to /dev/null: the slots must not keep the child's pipe ends open.
+void release_low_slots(const std::vector<std::pair<int, int>>& parked) {
+  if (parked.empty()) return;
+  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (const auto& [slot, source] : parked) {
+    (void)source;
+    if (devnull >= 0) dup2(devnull, slot);
+  }
+  if (devnull >= 0) close(devnull);
+}
+#endif
+
 }  // namespace
+
+void prepare_spawning_thread() {
+#if !MESHRUN_SPAWN_FORK
+  thread_slots();
+#endif
+}
 
 std::string find_in_path(const std::string& program, const std::string& path_env) {
   if (program.empty()) return {};
@@ -334,6 +431,10 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     }
     moves.push_back({child_fd, parent_fd, false, false});
   }
+#if !MESHRUN_SPAWN_FORK
+  std::vector<std::pair<int, int>> parked;  // {slot, the parent's descriptor}
+  const unsigned unshare_below = park_in_low_slots(moves, parked);
+#endif
   std::vector<int> keep;
   keep.reserve(moves.size());
   int temp_base = 3;
@@ -374,6 +475,9 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
   }
   args.die_with_parent = o.die_with_parent;
   args.cgroup_fd = o.cgroup_procs_fd;
+#if !MESHRUN_SPAWN_FORK
+  args.unshare_below = unshare_below;
+#endif
 
   const uint64_t all = ~uint64_t{0};
   int pidfd = -1;
@@ -424,7 +528,7 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
 
   raw_sigmask(SIG_SETMASK, &all, &args.mask);
   use_clone_pidfd = g_clone_pidfd.load(std::memory_order_relaxed);
-  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (unshare_below ? CLONE_FILES : 0);
   pid = clone(child_main, stack + kChildStack, flags | (use_clone_pidfd ? CLONE_PIDFD : 0), &args,
               &pidfd);
   clone_err = errno;
@@ -436,6 +540,15 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     clone_err = errno;
   }
   raw_sigmask(SIG_SETMASK, &args.mask, nullptr);
+  release_low_slots(parked);
+  if (pid > 0 && args.stage == static_cast<int>(Stage::unshare)) {
+    // A kernel without CLOSE_RANGE_UNSHARE (before 5.9): the old way, from now on.
+    if (pidfd >= 0) close(pidfd);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    g_unshare_works.store(false, std::memory_order_relaxed);
+    return spawn_process(o, detail);
+  }
 #endif
 
   if (pid < 0) {

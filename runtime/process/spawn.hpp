@@ -55,6 +55,12 @@ struct Spawned {
 // that lives as long as the child should.
 Result<Spawned> spawn_process(const SpawnOptions& options, SpawnError* detail = nullptr);
 
+// Takes this thread's few low descriptors for spawning (see spawn.cpp's
+// LowSlots) now, while the descriptor table is still short; a thread that
+// will spawn many children beside many open descriptors calls it first.
+// Otherwise its first spawn_process does.
+void prepare_spawning_thread();
+
 // Resolves `program` against PATH the way execvp would; empty when not found.
 // A name containing '/' is returned unchanged; an empty PATH entry means ".".
 std::string find_in_path(const std::string& program, const std::string& path_env);
