@@ -147,8 +147,10 @@ int main(int argc, char** argv) {
   if (mode == "proc") {
     meshrun::ProcConfig cfg;
     cfg.control_fd = std::atoi(env_or("MESHRUN_CONTROL_FD", "3").c_str());
-    cfg.rank =
-        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_RANK", "0").c_str(), nullptr, 10));
+    cfg.proc =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_PROC_ID", "0").c_str(), nullptr, 10));
+    cfg.host_rank =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_HOST_RANK", "0").c_str(), nullptr, 10));
     cfg.name = env_or("MESHRUN_PROC_NAME", "p0_0");
     meshrun::log::set_program("meshrun-agent[" + cfg.name + "]");
     // Our host agent set PR_SET_PDEATHSIG before exec; check it is still there.

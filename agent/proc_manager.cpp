@@ -24,6 +24,7 @@
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
 #include "util/log.hpp"
+#include "wire/actor_frames.hpp"
 
 extern char** environ;
 
@@ -115,11 +116,12 @@ uint16_t free_tcp_port() {
 }  // namespace
 
 ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
-                         uint32_t host_rank)
+                         uint32_t host_rank, ProcEvents events)
     : io_(io),
       upstream_(std::move(upstream)),
       agent_path_(std::move(agent_path)),
       host_rank_(host_rank),
+      events_(std::move(events)),
       changed_(io.get_executor()) {
   sink_ = std::make_shared<SpawnSink>();
   sink_->owner = this;
@@ -142,7 +144,7 @@ size_t ProcManager::live() const {
 
 void ProcManager::report(const Proc& proc, const ExitStatus* status, std::string detail) {
   ProcStatus s;
-  s.rank = proc.entry.rank;
+  s.proc = proc.entry.proc;
   s.state = proc.state;
   s.pid = proc.child ? static_cast<uint32_t>(proc.child->pid()) : 0;
   if (status) {
@@ -162,11 +164,9 @@ void ProcManager::make_pmi_job(const CreateProcs& request) {
   cfg.size = static_cast<int>(request.mesh_size);
   cfg.local_size = static_cast<int>(request.procs.size());
   cfg.host_rank = host_rank_;
-  const uint32_t per = std::max<uint32_t>(1, request.local_size);
-  if (request.mesh_size % per == 0)
-    cfg.ranks_per_host.assign(request.mesh_size / per, static_cast<int>(per));
-  else
-    cfg.ranks_per_host.assign(1, static_cast<int>(request.mesh_size));
+  for (uint32_t n : request.ranks_per_host)
+    cfg.ranks_per_host.push_back(static_cast<int>(n));
+  if (cfg.ranks_per_host.empty()) cfg.ranks_per_host.assign(1, static_cast<int>(request.mesh_size));
   pmi_job_ = std::make_unique<ClusterPmiJob>(
       std::move(cfg), [this](const PmiBarrierIn& in) { upstream_->send(in); },
       [this](const PmiAbortRank& a) { upstream_->send(a); });
@@ -229,7 +229,7 @@ void ProcManager::create(const CreateProcs& request) {
   batch_start_ = std::chrono::steady_clock::now();
   batch_size_ = 0;
   for (const auto& entry : request.procs) {
-    auto it = procs_.find(entry.rank);
+    auto it = procs_.find(entry.proc);
     if (it != procs_.end()) {
       report(*it->second);  // create-or-update: it exists, say how it is
       continue;
@@ -241,7 +241,7 @@ void ProcManager::create(const CreateProcs& request) {
 void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) {
   auto proc = std::make_shared<Proc>();
   proc->entry = entry;
-  procs_[entry.rank] = proc;
+  procs_[entry.proc] = proc;
   auto launch = std::make_shared<Launch>();
   launch->proc = proc;
   launch->actor_proc = request.command.empty();
@@ -312,6 +312,7 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
     opt.program = agent_path_;
     opt.argv = {agent_path_, "proc"};
     set_env(opt.env, "MESHRUN_CONTROL_FD", "3");
+    set_env(opt.env, "MESHRUN_PROC_ID", std::to_string(entry.proc));
     opt.fds.emplace_back(3, launch->ctl_child.fd);
   } else {
     opt.program = request.command.front();
@@ -370,11 +371,12 @@ void ProcManager::finish_spawn(Launch& launch) {
       proc->stdin_pipe->close(ignored);
     }
     ProcStatus s;
-    s.rank = proc->entry.rank;
+    s.proc = proc->entry.proc;
     s.state = ProcState::failed;
     s.spawn_failure = static_cast<uint8_t>(launch.why.kind);
     s.detail = spawned.error().message;
     upstream_->send(s);
+    if (events_.on_gone) events_.on_gone(proc->entry.proc, proc->entry.name + " failed to start");
   } else {
     Spawned sp = *spawned;
     if (sp.pidfd >= 0) {
@@ -424,7 +426,7 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   pipe.non_blocking(true, ignored);
   LineSplitter lines;
   Output out;
-  out.rank = proc->entry.rank;
+  out.proc = proc->entry.proc;
   out.stream = stream;
   // Wait first, then read into the one scratch buffer all pipes share: an
   // idle rank's two pipes then cost no buffer of their own.
@@ -454,24 +456,71 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   changed_.notify();
 }
 
+// A proc runs plugin code, so what it writes on its socket is not trusted:
+// only the types a proc may send pass, each stamped with the proc this
+// socket belongs to, whatever it claims. The rest is dropped and logged.
 asio::awaitable<void> ProcManager::serve_proc(std::shared_ptr<Proc> proc) {
+  const uint32_t id = proc->entry.proc;
+  const Endpoint self{host_rank_, id, 0, 0};
+  uint64_t refused = 0;
+  auto refuse = [&](std::string_view what) {
+    if (++refused > 3 && (refused & (refused - 1)) != 0) return;  // 1, 2, 3, then powers of 2
+    log::warn(proc->entry.name + " (proc " + std::to_string(id) + ") sent " + std::string(what) +
+              ", which a proc may not send; dropped (" + std::to_string(refused) + " so far)");
+  };
   for (;;) {
     auto frame = co_await proc->conn->read();
     if (!frame) break;
     auto type = peek_type(*frame);
     if (!type) break;
-    if (*type == MsgType::proc_status) {
-      auto msg = decode(*frame);
-      if (!msg) break;
-      const auto& st = std::get<ProcStatus>(*msg);
-      if (st.state == ProcState::running && proc->state == ProcState::starting) {
-        proc->state = ProcState::running;
-        report(*proc);
+    switch (*type) {
+      case MsgType::heartbeat:
+        break;
+      case MsgType::proc_status:
+        // Only "I am running": every other state the agent sees for itself.
+        if (proc->state == ProcState::starting) {
+          proc->state = ProcState::running;
+          report(*proc);
+        }
+        break;
+      case MsgType::actor_status: {
+        auto msg = decode(*frame);
+        if (!msg) {
+          refuse("a malformed ActorStatus");
+          break;
+        }
+        auto& st = std::get<ActorStatus>(*msg);
+        st.proc = id;
+        if (events_.on_frame) events_.on_frame(id, encode(st));
+        break;
       }
-      continue;
+      case MsgType::actor_cast: {
+        auto head = peek_cast_head(*frame);
+        if (!head) {
+          refuse("a malformed ActorCast");
+          break;
+        }
+        patch_cast_from(*frame, {self.host, self.proc, head->from.mesh, head->from.rank});
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        if (events_.behind && events_.behind() && events_.hold_back) co_await events_.hold_back();
+        break;
+      }
+      case MsgType::port_reply: {
+        auto head = peek_reply_head(*frame);
+        if (!head || head->kind == ReplyKind::partial) {
+          refuse("a malformed or partial PortReply");
+          break;
+        }
+        patch_reply_from(*frame, {self.host, self.proc, head->from.mesh, head->from.rank});
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        break;
+      }
+      case MsgType::undeliverable:
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        break;
+      default:
+        refuse(std::string(type_name(*type)));
     }
-    // Replies, actor status: the launcher is their destination.
-    upstream_->send_payload(*frame);
   }
 }
 
@@ -510,17 +559,28 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
   proc->stdin_queue.clear();
   proc->state = ProcState::exited;
   report(*proc, &st);
+  if (events_.on_gone)
+    events_.on_gone(proc->entry.proc, proc->entry.name + " exited (" + st.describe() + ")");
   changed_.notify();
 }
 
-void ProcManager::forward(std::string payload, const std::function<bool(uint32_t rank)>& pred) {
-  Connection* last = nullptr;
-  for (const auto& [rank, p] : procs_)
-    if (p->conn && p->conn->is_open() && pred(rank)) {
-      if (last) last->send_payload(std::string_view(payload));
-      last = p->conn.get();
-    }
-  if (last) last->send_payload(std::move(payload));
+bool ProcManager::send_to(uint32_t proc, std::string_view payload) {
+  auto it = procs_.find(proc);
+  if (it == procs_.end() || !it->second->conn || !it->second->conn->is_open()) return false;
+  it->second->conn->send_payload(payload);
+  return true;
+}
+
+bool ProcManager::send_to(uint32_t proc, std::string&& payload) {
+  auto it = procs_.find(proc);
+  if (it == procs_.end() || !it->second->conn || !it->second->conn->is_open()) return false;
+  it->second->conn->send_payload(std::move(payload));
+  return true;
+}
+
+bool ProcManager::has_live_proc(uint32_t proc) const {
+  auto it = procs_.find(proc);
+  return it != procs_.end() && it->second->conn && it->second->conn->is_open();
 }
 
 size_t ProcManager::max_queued() const {
@@ -575,7 +635,7 @@ bool ProcManager::handle(const Message& msg) {
 }
 
 void ProcManager::input(const Input& in) {
-  auto it = procs_.find(in.rank);
+  auto it = procs_.find(in.proc);
   if (it == procs_.end()) return;
   auto& p = it->second;
   if (!p->stdin_pipe || p->stdin_eof) return;

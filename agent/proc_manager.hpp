@@ -24,18 +24,31 @@ namespace meshrun {
 
 class SpawnerPool;
 
+// What the proc manager tells its host agent about the procs' own traffic.
+struct ProcEvents {
+  // A frame from an actor proc: one of the types a proc may send, already
+  // stamped with the proc it came from (a proc cannot speak for another).
+  std::function<void(uint32_t proc, std::string frame)> on_frame;
+  // A proc exited or failed to start: nothing it owed will be answered.
+  std::function<void(uint32_t proc, const std::string& cause)> on_gone;
+  // Back-pressure: while behind(), stop reading procs' frames until hold_back() returns.
+  std::function<bool()> behind;
+  std::function<asio::awaitable<void>()> hold_back;
+};
+
 class ProcManager {
  public:
-  // `upstream` receives ProcStatus, Output, and whatever procs send.
+  // `upstream` receives ProcStatus and Output; procs' own frames go to `events`.
   ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
-              uint32_t host_rank);
+              uint32_t host_rank, ProcEvents events);
   ~ProcManager();
 
   // Create-or-update: a proc that exists keeps running and reports its state.
   void create(const CreateProcs& request);
-  // Forwards a payload to the procs whose rank `pred` accepts.
-  // The last proc takes `payload` itself: a large one is not copied again.
-  void forward(std::string payload, const std::function<bool(uint32_t rank)>& pred);
+  // To one actor proc by job-wide id; false when it is not (or no longer) here.
+  bool send_to(uint32_t proc, std::string_view payload);
+  bool send_to(uint32_t proc, std::string&& payload);
+  bool has_live_proc(uint32_t proc) const;
   // Back-pressure: until no proc has more than `bytes` queued to it, or
   // `deadline` (false then).
   asio::awaitable<bool> wait_queued_below(size_t bytes,
@@ -87,6 +100,7 @@ class ProcManager {
   ConnectionPtr upstream_;
   std::string agent_path_;
   uint32_t host_rank_;
+  ProcEvents events_;
   std::shared_ptr<SpawnerPool> spawners_;
   // Where spawner threads hand finished spawns back; cleared when this
   // manager goes away, so a late spawn never touches a dead loop or manager.
@@ -100,8 +114,8 @@ class ProcManager {
   size_t spawning_ = 0;  // spawns handed to a spawner and not finished
   std::chrono::steady_clock::time_point batch_start_;
   size_t batch_size_ = 0;
-  std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
-  std::map<uint32_t, std::shared_ptr<Proc>> procs_;
+  std::unique_ptr<ClusterPmiJob> pmi_job_;           // command mode; outlives the procs' sessions
+  std::map<uint32_t, std::shared_ptr<Proc>> procs_;  // by job-wide proc id
   Notifier changed_;
   std::string output_scratch_;  // shared by every output pipe (one thread reads them)
 };

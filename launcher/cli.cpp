@@ -125,6 +125,9 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
       ->option_text("PATTERN")
       ->group(output);
   app.add_flag("--raw", o.raw, "Pass output through unbuffered, not line by line")->group(output);
+  app.add_flag("--json", o.json,
+               "Results as JSON lines on stdout (one per cast or call, then the exit)")
+      ->group(output);
   app.add_option("--stdin", o.stdin_mode, "Who reads meshrun's stdin: rank0, all, none")
       ->option_text("WHO")
       ->group(output)
@@ -201,8 +204,9 @@ JobSpec build_job(const CliOptions& cli) {
   }
   if (!cli.command.empty()) {
     spec.procs.command = cli.command;
-    spec.actors.reset();
-    spec.cast.reset();
+    spec.actors.clear();
+    spec.casts.clear();
+    spec.controller.reset();
   }
   auto& h = spec.hosts;
   if (cli.launcher) {

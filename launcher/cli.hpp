@@ -18,7 +18,7 @@ struct CliOptions {
   std::optional<std::string> heartbeat_timeout, start_timeout;
   std::optional<uint32_t> tree_threshold;
   std::vector<std::string> env;  // -x VAR or VAR=VALUE
-  bool tag = false, raw = false, dry_run = false, check = false, no_tls = false;
+  bool tag = false, raw = false, dry_run = false, check = false, no_tls = false, json = false;
   int verbose = 0;
   bool quiet = false;
   bool show_version = false;

@@ -26,10 +26,13 @@
 #include "alloc/ssh_allocator.hpp"
 #include "auth/secret.hpp"
 #include "auth/tls.hpp"
+#include "control/control_plane.hpp"
+#include "launcher/builtin_controller.hpp"
+#include "launcher/call_report.hpp"
+#include "launcher/job_plan.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
 #include "launcher/progress.hpp"
-#include "mesh/client.hpp"
 #include "process/child.hpp"
 #include "util/exit_status.hpp"
 #include "util/job_dir.hpp"
@@ -42,6 +45,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
+// After a rank fails, how long other ranks' failures may take to arrive and
+// still count: ranks that fail together then give the same status every run.
+constexpr Millis kSettleWindow{250};
 
 // "0-3, 7, 9-10"
 std::string rank_ranges(const std::vector<uint32_t>& ranks) {
@@ -55,17 +61,6 @@ std::string rank_ranges(const std::vector<uint32_t>& ranks) {
     i = j + 1;
   }
   return out;
-}
-
-// An argument as a shell would need it typed, for the --dry-run map.
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789_-+=/.,:%@") == std::string::npos)
-    return arg;
-  std::string out = "'";
-  for (char c : arg)
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // meshrun's stdin, read on a thread of its own: fd 0 is shared with the
@@ -124,47 +119,6 @@ class StdinReader : public std::enable_shared_from_this<StdinReader> {
   bool stopped_ = false;
   bool ready_ = true;
 };
-
-struct Plan {
-  Placement placement;
-  uint32_t hosts = 1;
-  Extent per_host;
-  std::string agent_path;
-  std::string plugin_path;
-};
-
-Result<Plan> make_plan(const JobSpec& spec) {
-  Plan plan;
-  std::vector<Dim> dims;
-  for (const auto& d : spec.procs.extent)
-    dims.push_back({d.name, d.size});
-  auto extent = Extent::make(dims);
-  if (!extent) return extent.error();
-  if (extent->find("hosts") >= 0)
-    return make_error(Errc::invalid_argument,
-                      "the per-host extent cannot have a 'hosts' dimension");
-  plan.per_host = *extent;
-  auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
-  if (!placement) return placement.error();
-  plan.placement = *placement;
-  if (placement->per_host != extent->num_ranks()) {
-    // The launcher chose the ranks per host (SLURM's tasks per node), which it
-    // only does for a job that gave no per-host extent of its own.
-    auto resized = Extent::make({{dims.front().name, placement->per_host}});
-    if (!resized) return resized.error();
-    plan.per_host = *resized;
-  }
-  plan.hosts = static_cast<uint32_t>(placement->hosts.size());
-  auto agent = locate_agent(spec.hosts.agent_path);
-  if (!agent) return agent.error();
-  plan.agent_path = *agent;
-  if (spec.actors) {
-    auto plugin = locate_plugin(spec.actors->plugin);
-    if (!plugin) return plugin.error();
-    plan.plugin_path = *plugin;
-  }
-  return plan;
-}
 
 // Where the launcher listens when its hosts are elsewhere: --bind ADDR (an
 // IP, a name, or tcp:HOST:PORT), else every interface on a free port.
@@ -229,85 +183,64 @@ std::string remote_candidates(const Address& listening, LauncherKind launcher) {
   return joined;
 }
 
-void print_dry_run(const JobSpec& spec, const Plan& plan) {
-  const uint64_t per = plan.per_host.num_ranks();
-  std::printf("launcher: %s (%s)\n", launcher_name(plan.placement.launcher).c_str(),
-              plan.placement.why.c_str());
-  std::printf("%-6s %-8s %-10s %s\n", "rank", "host", "local",
-              spec.command_mode() ? "command" : "proc");
-  for (uint32_t h = 0; h < plan.hosts; ++h)
-    for (uint64_t l = 0; l < per; ++l) {
-      std::string what;
-      if (spec.command_mode()) {
-        for (const auto& a : spec.procs.command)
-          what += (what.empty() ? "" : " ") + shell_quote(a);
-      } else {
-        what = spec.procs.name + "_" + std::to_string(h * per + l) + " (actor " +
-               spec.actors->name + ": " + spec.actors->type + ")";
-      }
-      std::printf("%-6llu %-8s %-10llu %s\n", static_cast<unsigned long long>(h * per + l),
-                  plan.placement.hosts[h].name.c_str(), static_cast<unsigned long long>(l),
-                  what.c_str());
-    }
-}
-
 class Job {
  public:
   Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret,
-      std::string job_id)
+      std::string job_id, CallReport& report)
       : io_(io),
         spec_(spec),
         plan_(plan),
-        client_(io, secret, spec.hosts.heartbeat_timeout),
+        plane_(io, secret, spec.hosts.heartbeat_timeout),
         output_({spec.output.tag, spec.output.raw, spec.output.filename_pattern,
                  plan.hosts * plan.per_host.num_ranks() > 1}),
         secret_(secret),
-        job_id_(std::move(job_id)) {
-    client_.set_job_id(job_id_);
-    client_.on_output = [this](const Output& out) {
-      const uint32_t host =
-          static_cast<uint32_t>(out.rank / std::max<uint64_t>(1, plan_.per_host.num_ranks()));
+        job_id_(std::move(job_id)),
+        report_(report) {
+    plane_.set_job_id(job_id_);
+    plane_.on_output = [this](const Output& out, const ProcMesh& mesh, uint32_t rank) {
+      const uint32_t host = mesh.host_of(rank);
       progress_.clear();
-      output_.write(out, host < client_.hosts().size() ? client_.hosts()[host].hostname : "");
+      // Ranks of the job's first proc mesh are named by rank; a proc of a
+      // mesh a controller made later, by its job-wide id.
+      Output labelled = out;
+      if (mesh.base == 0) labelled.proc = rank;
+      output_.write(labelled, host < plane_.hosts().size() ? plane_.hosts()[host].hostname : "");
     };
-    client_.on_progress = [this](const std::string& line) {
+    plane_.set_progress([this](const std::string& line) {
       log::debug(line);
       progress_.update(line);
-    };
+    });
   }
 
   asio::awaitable<int> run(const Address& bootstrap) {
     const auto t0 = Clock::now();
-    if (auto ok = client_.listen(bootstrap); !ok) {
+    if (auto ok = plane_.listen(bootstrap); !ok) {
       log::error(ok.error().message);
       co_return kExitLaunchFailed;
     }
     auto phase = [&](const char* what) {
       progress_.clear();
-      log::verbose(
-          std::string(what) + " after " +
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
-              1000.0) +
-          " ms");
+      log::verbose(std::string(what) + " after " +
+                   human_ms(std::chrono::duration<double, std::milli>(Clock::now() - t0).count()));
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
     const AgentLaunch launch = agent_launch();
 
     int status = co_await lifecycle(*allocator, launch, phase);
-    co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
+    co_await plane_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
     // A job stopped by a signal exits 128+N whatever else failed meanwhile.
-    if (interrupt_signal_) status = 128 + interrupt_signal_;
+    if (interrupt_signal_) status = exit_status::kSignalBase + interrupt_signal_;
+    report_.exit(status, plane_.failure() ? plane_.failure()->message : std::string());
     co_return status;
   }
 
   // What every agent is told: where to dial, the secret, its environment.
   AgentLaunch agent_launch() const {
     AgentLaunch launch;
-    launch.bootstrap_addresses = client_.address().to_string();
+    launch.bootstrap_addresses = plane_.address().to_string();
     if (plan_.placement.remote()) {
-      launch.bootstrap_addresses = remote_candidates(client_.address(), plan_.placement.launcher);
+      launch.bootstrap_addresses = remote_candidates(plane_.address(), plan_.placement.launcher);
       // Ranks start where meshrun was started, if that directory exists there.
       char cwd[4096];
       if (spec_.procs.cwd.empty() && ::getcwd(cwd, sizeof cwd))
@@ -332,7 +265,7 @@ class Job {
 
   // TCP between hosts runs TLS with this job's material from now on.
   void use_tls(std::shared_ptr<TlsContext> tls, std::string bundle) {
-    client_.use_tls(std::move(tls));
+    plane_.use_tls(std::move(tls));
     tls_bundle_ = std::move(bundle);
   }
 
@@ -340,7 +273,7 @@ class Job {
     const auto now = Clock::now();
     if (interrupted_ && now - last_interrupt_ < std::chrono::seconds(2)) {
       log::warn("second interrupt: killing every rank now");
-      client_.signal_procs(SIGKILL);
+      plane_.signal_procs(SIGKILL);
     } else if (interrupted_) {
       log::warn(std::string("interrupted by ") + signal_name(sig) +
                 " again; another within 2 s kills every rank at once");
@@ -350,13 +283,13 @@ class Job {
     interrupt_signal_ = sig;
     // fail() keeps the first failure; under SLURM the ranks' own SIGTERM
     // deaths can arrive before ours, and this must still be said.
-    if (client_.failure() && client_.failure()->status != 128 + sig)
+    if (plane_.failure() && plane_.failure()->status != exit_status::kSignalBase + sig)
       log::error(std::string("interrupted by ") + signal_name(sig) + " while stopping");
-    client_.fail(
-        {std::string("interrupted by ") + signal_name(sig) + "; stopping every rank", 128 + sig});
+    plane_.fail({std::string("interrupted by ") + signal_name(sig) + "; stopping every rank",
+                 exit_status::kSignalBase + sig});
   }
 
-  void forward_signal(int sig) { client_.signal_procs(sig); }
+  void forward_signal(int sig) { plane_.signal_procs(sig); }
 
  private:
   template <class Phase>
@@ -370,103 +303,106 @@ class Job {
       // A tree starts in two waves: the first level, then their children.
       if (plan_.hosts > spec_.hosts.tree_threshold) start_timeout *= 2;
     }
-    auto hosts = co_await client_.allocate(allocator, launch, start_timeout);
+    auto hosts = co_await plane_.allocate(allocator, launch, start_timeout);
     if (!hosts) {
       // allocate() records a failure for hosts that failed, not for an
       // allocator that could not start at all.
-      if (!client_.failure()) log::error(hosts.error().message);
+      if (!plane_.failure()) log::error(hosts.error().message);
       co_return report_failure(kExitLaunchFailed);
     }
     phase("hosts ready");
 
     CreateProcs create;
-    create.command = spec_.procs.command;
     for (const auto& [k, v] : spec_.procs.env)
       create.env.push_back(k + "=" + v);
     create.env.push_back("MESHRUN_JOB_ID=" + job_id_);
     create.cwd = spec_.procs.cwd;
     create.stdin_mode = static_cast<uint8_t>(spec_.output.stdin_mode);
     create.raw_output = spec_.output.raw;
+    plane_.set_proc_template(create);  // what a controller's proc meshes get
+    create.command = spec_.procs.command;
     const auto deadline =
         spec_.timeout.count() > 0 ? Clock::now() + spec_.timeout : Clock::time_point::max();
-    auto procs = co_await client_.spawn_procs(*hosts, spec_.procs.name, plan_.per_host, create,
-                                              spec_.procs.spawn_timeout);
+    auto procs = co_await plane_.spawn_procs(spec_.procs.name, plan_.per_host, create,
+                                             spec_.procs.spawn_timeout);
     if (!procs) {
       // Ranks that started (or failed) before the failure are ended and
       // counted like any other; a start timeout is left to the shutdown.
-      const auto& f = client_.failure();
+      const auto& f = plane_.failure();
       if (spec_.command_mode() && f && f->status != kExitLaunchFailed) co_return co_await finish();
       co_return report_failure(kExitLaunchFailed);
     }
     phase("procs ready");
 
     if (spec_.command_mode()) {
-      if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->extent.num_ranks());
-      const bool done = co_await client_.wait_all_exited(deadline);
+      if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->size());
+      const bool done = co_await plane_.procs().wait_all_exited(deadline);
       if (!done) {
         log::error("timed out after " + format_seconds(spec_.timeout) +
-                   "; ranks still running: " + rank_ranges(client_.running_ranks()));
-        client_.fail({"timeout", kExitTimeout});
+                   "; ranks still running: " + rank_ranges(plane_.procs().running_ranks()));
+        plane_.fail({"timeout", kExitTimeout});
         timed_out_ = true;
       }
       co_return co_await finish();
     }
-
-    SpawnActors spawn;
-    spawn.mesh = spec_.actors->name;
-    spawn.plugin = plan_.plugin_path;
-    spawn.type = spec_.actors->type;
-    spawn.params_toml = spec_.actors->params_toml;
-    auto actors = co_await client_.spawn_actors(*procs, spawn, spec_.actors->spawn_timeout);
-    if (!actors) co_return report_failure(1);
-    phase("actors spawned");
-
-    if (spec_.cast) {
-      Slice slice(procs->extent);
-      for (const auto& s : spec_.cast->slice) {
-        auto ok = slice.restrict(s.dim, s.begin, s.end);
-        if (!ok) {
-          log::error(spec_.source + ": cast.slice: " + ok.error().message);
-          co_return 2;
-        }
-      }
-      for (uint32_t i = 0; i < std::max(1u, spec_.cast->repeat); ++i) {
-        const auto c0 = Clock::now();
-        auto replies = co_await client_.cast(*actors, slice, spec_.cast->message,
-                                             spec_.cast->payload, spec_.cast->timeout);
-        if (!replies) {
-          if (client_.failure()) co_return report_failure(1);
-          log::error(replies.error().message);
-          co_return 1;
-        }
-        const auto us =
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c0).count();
-        std::sort(replies->begin(), replies->end(),
-                  [](const Reply& a, const Reply& b) { return a.rank < b.rank; });
-        if (i + 1 == std::max(1u, spec_.cast->repeat)) print_replies(*actors, slice, *replies, us);
-        if (spec_.cast->message == "GetActorId") {
-          for (const auto& r : *replies)
-            if (r.rank >= actors->actor_ids.size() || r.payload != actors->actor_ids[r.rank]) {
-              log::error("rank " + std::to_string(r.rank) + " answered GetActorId with '" +
-                         r.payload + "', which is not an actor of mesh " + actors->name);
-              co_return 1;
-            }
-        }
-      }
-      phase("cast answered");
-    }
-    co_return 0;
+    co_return co_await actors(*procs, deadline, phase);
   }
 
-  void print_replies(const ActorMesh& actors, const Slice& slice, const std::vector<Reply>& replies,
-                     long long us) {
-    std::string out;
-    out += "cast " + spec_.cast->message + " to " + actors.name + slice.to_string() + ": " +
-           std::to_string(replies.size()) + " of " + std::to_string(slice.num_ranks()) +
-           " actors replied in " + std::to_string(us / 1000.0) + " ms\n";
-    for (const auto& r : replies)
-      out += "  rank " + std::to_string(r.rank) + ": " + r.payload + "\n";
-    write_all(STDOUT_FILENO, out.data(), out.size());
+  // Actor mode: the spec's meshes, then its controller (or the built-in one
+  // that plays [[cast]]), until it ends the job, it fails, or the deadline.
+  template <class Phase>
+  asio::awaitable<int> actors(const ProcMesh& procs, Clock::time_point deadline, Phase phase) {
+    BuiltinController builtin(plane_, spec_, plan_, report_);
+    if (auto ok = co_await builtin.spawn_meshes(procs, deadline); !ok) {
+      if (plane_.failure()) co_return report_failure(exit_status::kFailed);
+      log::error(ok.error().message);
+      co_return ok.error().code == Errc::timeout&& Clock::now() >= deadline ? exit_status::kTimeout
+                                                                            : exit_status::kFailed;
+    }
+    phase("actors spawned");
+    if (!spec_.controller) {
+      const int status = co_await builtin.run_casts(deadline);
+      if (plane_.failure()) co_return report_failure(exit_status::kFailed);
+      phase("casts answered");
+      co_return status;
+    }
+    ControllerHost& controller = plane_.controller();
+    controller.on_call = [this](const CallRecord& r) { report_.call(r); };
+    controller.on_print = [this](std::string_view line) { report_.print(line); };
+    if (auto ok = controller.load(plan_.controller_plugin, spec_.controller->type,
+                                  spec_.controller->params_toml);
+        !ok) {
+      log::error(spec_.controller->where + ": controller: " + ok.error().message);
+      co_return exit_status::kFailed;
+    }
+    plane_.supervisor = [&controller](const SupervisionEvent& ev) {
+      return controller.supervise(ev);
+    };
+    if (auto ok = controller.start(); !ok) {
+      log::error(ok.error().message);
+      co_return exit_status::kFailed;
+    }
+    phase("controller started");
+    const bool ended = co_await controller.wait_exit(deadline);
+    if (plane_.failure() && !controller.exit_status())
+      co_return report_failure(exit_status::kFailed);
+    if (!ended) {
+      std::string waiting;
+      for (const auto& c : controller.calls_in_flight())
+        waiting += (waiting.empty() ? "" : "; ") + c;
+      log::error("timed out after " + format_seconds(spec_.timeout) +
+                 (waiting.empty() ? "; the controller had not ended the job"
+                                  : "; still waiting for: " + waiting));
+      co_return kExitTimeout;
+    }
+    const int status = *controller.exit_status();
+    if (!controller.exit_reason().empty()) {
+      if (status == 0)
+        log::verbose("the controller ended the job: " + controller.exit_reason());
+      else
+        log::error(controller.exit_reason());
+    }
+    co_return status;
   }
 
   static std::string format_seconds(Millis d) {
@@ -475,17 +411,25 @@ class Job {
     return buf;
   }
 
-  // Command mode's end: say what failed (once), end every rank still
-  // running (SIGTERM, SIGKILL after the grace), then decide the status from
-  // what every rank did.
+  // Command mode's end: let failures that come together all arrive, end
+  // every rank still running (SIGTERM, SIGKILL after the grace), then decide
+  // the status from what every rank did: the lowest rank that failed.
   asio::awaitable<int> finish() {
-    const auto& f = client_.failure();
-    if (f && !timed_out_) log::error(f->message);
-    if (f) co_await client_.stop_ranks(spec_.grace);
+    auto& procs = plane_.procs();
+    const auto& f = plane_.failure();
+    if (f && f->rank_exit) co_await procs.settle(kSettleWindow);
+    if (f) co_await procs.stop_ranks(spec_.grace);
     if (stdin_) stdin_->stop();
-    if (!f) co_return 0;
+    if (!f) co_return exit_status::kOk;
     if (f->rank_exit)
-      if (auto s = client_.lowest_failed_status()) co_return *s;
+      if (auto failed = procs.rank_failures()) {
+        log::error(failed->what + (failed->others == 0
+                                       ? std::string()
+                                       : " (" + std::to_string(failed->others) + " other rank" +
+                                             (failed->others > 1 ? "s" : "") + " failed too)"));
+        co_return failed->status;
+      }
+    if (!timed_out_) log::error(f->message);
     co_return f->status;
   }
 
@@ -493,12 +437,12 @@ class Job {
     const bool all = spec_.output.stdin_mode == StdinMode::all;
     stdin_ = StdinReader::start(io_, [this, all, ranks](std::string data) {
       for (uint64_t r = 0; r < (all ? ranks : 1); ++r)
-        client_.send_input(static_cast<uint32_t>(r), data);
+        plane_.send_input(static_cast<uint32_t>(r), data);
     });
   }
 
   int report_failure(int fallback) {
-    const auto& f = client_.failure();
+    const auto& f = plane_.failure();
     if (!f) return fallback;
     log::error(f->message);
     return f->status;
@@ -507,10 +451,11 @@ class Job {
   asio::io_context& io_;
   const JobSpec& spec_;
   const Plan& plan_;
-  MeshClient client_;
+  ControlPlane plane_;
   OutputWriter output_;
   const Secret& secret_;
   std::string job_id_;
+  CallReport& report_;
   std::string tls_bundle_;  // what agents get after the secret; empty: no TLS
   std::shared_ptr<StdinReader> stdin_;
   bool timed_out_ = false;
@@ -526,12 +471,24 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
   auto plan = make_plan(spec);
   if (!plan) {
     log::error(plan.error().message);
-    return plan.error().code == Errc::invalid_argument ? 2 : kExitLaunchFailed;
+    return plan.error().code == Errc::invalid_argument || plan.error().code == Errc::not_found
+               ? exit_status::kUsage
+               : kExitLaunchFailed;
+  }
+  for (const auto& u : plan->unchecked)
+    log::warn("not checked on this machine: " + u);
+  if (options.check_only) {
+    std::printf("%s: ok%s\n", spec.source.c_str(),
+                spec.actor_mode() && plan->unchecked.empty() && !plan->placement.remote()
+                    ? " (plugins loaded and checked)"
+                    : "");
+    return 0;
   }
   if (options.dry_run) {
     print_dry_run(spec, *plan);
     return 0;
   }
+  CallReport report(options.json, log::enabled(log::Level::verbose));
   auto secret = Secret::generate();
   if (!secret) {
     log::error(secret.error().message);
@@ -556,7 +513,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     bootstrap = *remote;
   }
 
-  Job job(io, spec, *plan, *secret, job_id);
+  Job job(io, spec, *plan, *secret, job_id, report);
   if (plan->placement.remote() && options.no_tls) {
     log::warn(
         "--no-tls: TCP between hosts is plain; anyone on the network can read and alter "

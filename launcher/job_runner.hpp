@@ -9,7 +9,9 @@ namespace meshrun {
 
 struct RunOptions {
   bool dry_run = false;
-  bool no_tls = false;  // plain TCP between hosts
+  bool check_only = false;  // --check: plan and check, start nothing
+  bool json = false;        // --json: results as JSON lines on stdout
+  bool no_tls = false;      // plain TCP between hosts
 };
 
 int run_job(const JobSpec& spec, const RunOptions& options);

@@ -38,11 +38,9 @@ int main(int argc, char** argv) {
     meshrun::log::error(e.what());
     return 2;
   }
-  if (cli.check) {
-    std::printf("%s: ok\n", spec.source.c_str());
-    return 0;
-  }
   meshrun::RunOptions options;
+  options.check_only = cli.check;
+  options.json = cli.json;
   options.dry_run = cli.dry_run;
   options.no_tls = cli.no_tls;
   return meshrun::run_job(spec, options);

@@ -67,7 +67,7 @@ int OutputWriter::file_for(uint32_t rank, const std::string& host) {
 void OutputWriter::write(const Output& out, const std::string& host) {
   int fd = out.stream == 2 ? STDERR_FILENO : STDOUT_FILENO;
   if (!options_.filename_pattern.empty()) {
-    fd = file_for(out.rank, host);
+    fd = file_for(out.proc, host);
     if (fd < 0) return;
   }
   if (options_.raw) {
@@ -88,7 +88,7 @@ void OutputWriter::write(const Output& out, const std::string& host) {
     }
     return;
   }
-  const std::string tag = "[" + std::to_string(out.rank) + "] ";
+  const std::string tag = "[" + std::to_string(out.proc) + "] ";
   scratch_.clear();
   size_t start = 0;
   while (start < out.data.size()) {

@@ -60,14 +60,6 @@ struct ProcsSpec {
   Millis spawn_timeout{30000};
 };
 
-struct ActorsSpec {
-  std::string name = "a0";
-  std::string plugin;       // absolute path if it has a '/', else a bare plugin name
-  std::string type;         // actor type name registered by the plugin
-  std::string params_toml;  // the [actors.params] table re-serialised as TOML text
-  Millis spawn_timeout{30000};
-};
-
 // Fix one dimension to [begin, end) (a single value v is [v, v+1)).
 struct SliceSpec {
   std::string dim;
@@ -75,12 +67,36 @@ struct SliceSpec {
   uint32_t end = 0;
 };
 
+// One [[actors]] table: an actor mesh spawned before anything else runs.
+struct ActorsSpec {
+  std::string name = "a0";
+  std::string plugin;            // absolute path if it has a '/', else a bare plugin name
+  std::string type;              // actor type name registered by the plugin
+  std::string params_toml;       // the [actors.params] table re-serialised as TOML text
+  std::vector<SliceSpec> procs;  // the part of the proc mesh it lives on; empty: every proc
+  Millis spawn_timeout{30000};
+  std::string where;  // "job.toml:12", for errors found once the hosts are known
+};
+
+// One [[cast]] table, run in order against the same live actors.
 struct CastSpec {
+  std::string mesh;  // the [[actors]] name; empty when the spec has one mesh
   std::string message = "GetActorId";
   std::string payload;
-  std::vector<SliceSpec> slice;  // in the order written; empty: the whole mesh
+  std::vector<SliceSpec> slice;  // in the actor mesh's coordinates; empty: the whole mesh
   Millis timeout{30000};
   uint32_t repeat = 1;
+  std::string reduce;                 // a reducer name ("sum", ...); empty: every reply
+  std::optional<std::string> expect;  // each reply (or the reduced value) must equal it
+  std::string where;
+};
+
+// [controller]: the job's main program, a controller type of a plugin.
+struct ControllerSpec {
+  std::string plugin;
+  std::string type;
+  std::string params_toml;
+  std::string where;
 };
 
 struct OutputSpec {
@@ -95,14 +111,16 @@ struct JobSpec {
   std::string name = "meshrun";
   HostsSpec hosts;
   ProcsSpec procs;
-  std::optional<ActorsSpec> actors;
-  std::optional<CastSpec> cast;
+  std::vector<ActorsSpec> actors;
+  std::vector<CastSpec> casts;
+  std::optional<ControllerSpec> controller;
   OutputSpec output;
   Millis timeout{0};   // 0: none
   Millis grace{5000};  // SIGTERM to SIGKILL
   Millis shutdown_timeout{10000};
 
   bool command_mode() const { return !procs.command.empty(); }
+  bool actor_mode() const { return !actors.empty() || controller.has_value(); }
 };
 
 }  // namespace meshrun
