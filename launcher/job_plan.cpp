@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "alloc/slurm_allocator.hpp"
 #include "launcher/locate.hpp"
 #include "plugin/plugin_library.hpp"
 
@@ -129,7 +130,7 @@ Result<MeshRef> cast_target(const CastSpec& cast, const MeshRef& mesh) {
   return ref;
 }
 
-Result<Plan> make_plan(const JobSpec& spec) {
+Result<Plan> make_plan(const JobSpec& spec, bool checking) {
   Plan plan;
   std::vector<Dim> dims;
   for (const auto& d : spec.procs.extent)
@@ -141,6 +142,17 @@ Result<Plan> make_plan(const JobSpec& spec) {
                       "the per-host extent cannot have a 'hosts' dimension");
   plan.per_host = *extent;
   auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
+  if (!placement && checking && spec.hosts.launcher == LauncherKind::slurm &&
+      !in_slurm_allocation()) {
+    // Checked as if inside an allocation of the hosts the spec asks for.
+    Placement p;
+    p.launcher = LauncherKind::slurm;
+    p.per_host = static_cast<uint32_t>(extent->num_ranks());
+    for (uint32_t i = 0; i < std::max(1u, spec.hosts.count); ++i)
+      p.hosts.push_back({"", "node" + std::to_string(i), 0});
+    plan.unchecked.push_back("the SLURM placement (" + placement.error().message + ")");
+    placement = p;
+  }
   if (!placement) return placement.error();
   plan.placement = *placement;
   if (placement->per_host != extent->num_ranks()) {

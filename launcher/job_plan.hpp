@@ -28,8 +28,10 @@ struct Plan {
 };
 
 // Errors name the spec's file and line where they can (invalid_argument: a
-// usage or spec error, exit 2).
-Result<Plan> make_plan(const JobSpec& spec);
+// usage or spec error, exit 2). `checking` (--check): what only the hosts'
+// environment can settle (a SLURM allocation) is noted as unchecked, and the
+// rest is checked as if it were there.
+Result<Plan> make_plan(const JobSpec& spec, bool checking = false);
 
 // The job's first proc mesh as the plan lays it out ({hosts=N} ++ per-host).
 ProcMesh planned_procs(const JobSpec& spec, const Plan& plan);

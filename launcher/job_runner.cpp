@@ -418,6 +418,9 @@ class Job {
     auto& procs = plane_.procs();
     const auto& f = plane_.failure();
     if (f && f->rank_exit) co_await procs.settle(kSettleWindow);
+    // Said before the grace, so a user waiting on Ctrl-C knows why; a rank's
+    // failure is said after, with every failure counted.
+    if (f && !f->rank_exit && !timed_out_) log::error(f->message);
     if (f) co_await procs.stop_ranks(spec_.grace);
     if (stdin_) stdin_->stop();
     if (!f) co_return exit_status::kOk;
@@ -429,7 +432,6 @@ class Job {
                                              (failed->others > 1 ? "s" : "") + " failed too)"));
         co_return failed->status;
       }
-    if (!timed_out_) log::error(f->message);
     co_return f->status;
   }
 
@@ -468,7 +470,7 @@ class Job {
 }  // namespace
 
 int run_job(const JobSpec& spec, const RunOptions& options) {
-  auto plan = make_plan(spec);
+  auto plan = make_plan(spec, options.check_only);
   if (!plan) {
     log::error(plan.error().message);
     return plan.error().code == Errc::invalid_argument || plan.error().code == Errc::not_found
@@ -476,7 +478,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
                : kExitLaunchFailed;
   }
   for (const auto& u : plan->unchecked)
-    log::warn("not checked on this machine: " + u);
+    log::warn("not checked here: " + u);
   if (options.check_only) {
     std::printf("%s: ok%s\n", spec.source.c_str(),
                 spec.actor_mode() && plan->unchecked.empty() && !plan->placement.remote()

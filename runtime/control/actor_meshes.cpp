@@ -82,7 +82,7 @@ asio::awaitable<Result<ActorMesh>> ActorMeshes::spawn(std::string name, const Me
         Record* rec = record(id);
         if (!rec) return true;
         if (on_progress)
-          on_progress("actors of " + name + " spawned " + std::to_string(rec->answered) + "/" +
+          on_progress("actors spawned " + std::to_string(rec->answered) + "/" +
                       std::to_string(total));
         return job_.failed() || rec->answered == total;
       },

@@ -17,6 +17,8 @@ ControlPlane::ControlPlane(asio::io_context& io, const Secret& secret, Millis he
       actors_(io, hosts_, procs_, job_),
       controller_(std::make_unique<ControllerHost>(io, *this)) {
   job_.watch(controller_->exit_notifier());
+  // A failed job takes no more calls; those in flight end now.
+  job_.on_fail([this](const JobFailure& f) { controller_->close("the job failed: " + f.message); });
   procs_.on_proc_exited = [this](const SupervisionEvent& ev) { supervise(ev); };
   actors_.on_actor_failed = [this](const SupervisionEvent& ev) { supervise(ev); };
 }

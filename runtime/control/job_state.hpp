@@ -3,6 +3,7 @@
 // so no wait outlives the job.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,10 +23,16 @@ struct JobFailure {
 class JobState {
  public:
   void fail(JobFailure failure) {
-    if (!failure_) failure_ = std::move(failure);
+    const bool first = !failure_;
+    if (first) failure_ = std::move(failure);
     for (Notifier* n : watchers_)
       n->notify();
+    if (first)
+      for (auto& fn : on_fail_)
+        fn(*failure_);
   }
+  // `fn` runs once, at the first failure.
+  void on_fail(std::function<void(const JobFailure&)> fn) { on_fail_.push_back(std::move(fn)); }
   bool failed() const { return failure_.has_value(); }
   const std::optional<JobFailure>& failure() const { return failure_; }
   // `n` is woken by every failure; it must outlive this state.
@@ -34,6 +41,7 @@ class JobState {
  private:
   std::optional<JobFailure> failure_;
   std::vector<Notifier*> watchers_;
+  std::vector<std::function<void(const JobFailure&)>> on_fail_;
 };
 
 }  // namespace meshrun

@@ -70,6 +70,14 @@ std::string ProcMeshes::describe(uint32_t proc) const {
   return s + ")";
 }
 
+std::vector<uint32_t> ProcMeshes::pids() const {
+  std::vector<uint32_t> out;
+  for (const auto& m : meshes_)
+    for (const auto& p : m.procs)
+      if (p.known && p.status.pid != 0) out.push_back(p.status.pid);
+  return out;
+}
+
 asio::awaitable<Result<ProcMesh>> ProcMeshes::spawn(std::string name, Extent extent,
                                                     std::vector<uint32_t> counts,
                                                     CreateProcs request, Millis timeout) {

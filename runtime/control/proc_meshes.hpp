@@ -49,6 +49,8 @@ class ProcMeshes {
   const ProcMesh* mesh_of(uint32_t proc, uint32_t* rank = nullptr) const;
   // "rank 3 (host 1, node07)" for the job's first mesh, "p1 rank 3 (...)" else.
   std::string describe(uint32_t proc) const;
+  // The pids of every proc that reported one.
+  std::vector<uint32_t> pids() const;
 
   // Command mode: the job's one mesh of commands.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);

@@ -3,15 +3,15 @@
 namespace meshrun {
 
 std::string SupervisionEvent::describe() const {
-  std::string where = "host " + std::to_string(host);
-  if (!hostname.empty()) where += " (" + hostname + ")";
+  const std::string host_text = "host " + std::to_string(host);
+  const std::string where = host_text + (hostname.empty() ? "" : ", " + hostname);
   switch (kind) {
     case Kind::actor_failed:
-      return "actor " + mesh + "[" + std::to_string(rank) + "] on " + where + " failed: " + cause;
+      return "actor " + mesh + "[" + std::to_string(rank) + "] (" + where + ") failed: " + cause;
     case Kind::proc_exited:
-      return "proc " + mesh + "[" + std::to_string(rank) + "] on " + where + " " + cause;
+      return "rank " + std::to_string(rank) + " of proc mesh " + mesh + " (" + where + ") " + cause;
     case Kind::host_lost:
-      return where + " was lost: " + cause;
+      return host_text + (hostname.empty() ? "" : " (" + hostname + ")") + " was lost: " + cause;
   }
   return cause;
 }

@@ -194,7 +194,7 @@ class Loader {
            "[cast]");
     }
     for (const toml::table* t : tables(casts, "cast"))
-      spec.casts.push_back(load_cast(*t, spec, spec.casts.size()));
+      spec.casts.push_back(load_cast(*t, spec));
     if (const auto* t = table(root, "", "output")) load_output(*t, spec.output);
     return spec;
   }
@@ -665,8 +665,8 @@ class Loader {
     return s;
   }
 
-  CastSpec load_cast(const toml::table& t, const JobSpec& spec, size_t index) const {
-    const std::string p = index == 0 ? "cast" : "cast[" + std::to_string(index) + "]";
+  CastSpec load_cast(const toml::table& t, const JobSpec& spec) const {
+    const std::string p = "cast";
     check_keys(t, p,
                {"mesh", "message", "payload", "slice", "timeout", "repeat", "reduce", "expect"});
     CastSpec c;
