@@ -135,7 +135,7 @@ class Bench {
       if (auto ok = co_await open_crowd(plane_.address()); !ok) co_return fail(ok.error().message);
     }
 
-    CallOptions options;
+    CallSettings options;
     options.timeout = Millis(10000);
     const MeshRef all = actors->ref;
     std::vector<double> samples;
@@ -148,7 +148,7 @@ class Bench {
     emit("cast_p50_us", percentile(samples, 0.5));
     emit("cast_p99_us", percentile(samples, 0.99));
     // The same call folded on the way back: one reply per host.
-    CallOptions summed = options;
+    CallSettings summed = options;
     summed.reducer = ReducerKind::count;
     samples.clear();
     for (int i = 0; i < opt_.casts + 10; ++i) {
@@ -257,7 +257,7 @@ class Bench {
 
   // The actor's (messages, bytes) counted so far.
   asio::awaitable<Result<std::pair<uint64_t, uint64_t>>> counted(const MeshRef& one) {
-    CallOptions options;
+    CallSettings options;
     options.timeout = Millis(60000);
     auto r = co_await plane_.call(one, "GetCount", "", options);
     if (!r.ok() || r.replies.size() != 1)

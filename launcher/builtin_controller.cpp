@@ -85,7 +85,7 @@ asio::awaitable<int> BuiltinController::run_casts(Clock::time_point deadline) {
       log::error(cast.where + ": cast: " + target.error().message);
       co_return exit_status::kUsage;
     }
-    CallOptions options;
+    CallSettings options;
     options.reducer = reducer_from_name(cast.reduce).value_or(ReducerKind::none);
     for (uint32_t i = 0; i < std::max(1u, cast.repeat); ++i) {
       const bool job_deadline = deadline - Clock::now() < cast.timeout;

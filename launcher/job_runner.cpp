@@ -220,8 +220,10 @@ class Job {
     }
     auto phase = [&](const char* what) {
       progress_.clear();
-      log::verbose(std::string(what) + " after " +
-                   human_ms(std::chrono::duration<double, std::milli>(Clock::now() - t0).count()));
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%.1f ms",
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      log::verbose(std::string(what) + " after " + ms);
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
     const AgentLaunch launch = agent_launch();

@@ -66,7 +66,7 @@ class ControlPlane {
   // The launcher's own messages: calls and one-way sends to actors.
   ControllerHost& controller() { return *controller_; }
   asio::awaitable<CallResult> call(const MeshRef& to, std::string message, std::string payload,
-                                   CallOptions options) {
+                                   CallSettings options) {
     return controller_->call(to, std::move(message), std::move(payload), options);
   }
   Status send(const MeshRef& to, std::string message, std::string payload) {

@@ -28,7 +28,7 @@ ControllerHost::ControllerHost(asio::io_context& io, ControlPlane& plane)
 ControllerHost::~ControllerHost() = default;
 
 asio::awaitable<CallResult> ControllerHost::call(const MeshRef& to, std::string message,
-                                                 std::string payload, CallOptions options) {
+                                                 std::string payload, CallSettings options) {
   auto result = std::make_shared<std::optional<CallResult>>();
   auto wake = std::make_shared<asio::steady_timer>(io_, Clock::time_point::max());
   auto port = open_port_with(kController, to, options.reducer, options.timeout,
@@ -195,9 +195,12 @@ Status ControllerHost::spawn_actors(const Caller&, std::string name, const MeshR
 Status ControllerHost::stop(const Caller&, std::string name, Millis timeout, uint64_t cookie) {
   operation(cookie, [this, name = std::move(name), timeout]() -> asio::awaitable<CallResult> {
     CallResult r;
-    Status ok = plane_.actors().find(name)
-                    ? co_await plane_.stop_actors(name, timeout)
-                    : co_await plane_.stop_procs(name, Millis(2000), timeout);
+    // Not a ?: of two co_awaits: GCC 12 miscompiles that (frees twice).
+    Status ok;
+    if (plane_.actors().find(name))
+      ok = co_await plane_.stop_actors(name, timeout);
+    else
+      ok = co_await plane_.stop_procs(name, Millis(2000), timeout);
     if (!ok) r.error = ok.error().message;
     co_return r;
   });

@@ -21,7 +21,7 @@ namespace meshrun {
 
 class ControlPlane;
 
-struct CallOptions {
+struct CallSettings {
   std::chrono::milliseconds timeout{30000};
   ReducerKind reducer = ReducerKind::none;
 };
@@ -44,7 +44,7 @@ class ControllerHost : public ActorHost {
 
   // For C++ callers in the launcher (the built-in controller, tests).
   asio::awaitable<CallResult> call(const MeshRef& to, std::string message, std::string payload,
-                                   CallOptions options);
+                                   CallSettings options);
   Status broadcast(const MeshRef& to, std::string message, std::string payload);
 
   // A controller type from a plugin: made (its parameters as TOML), then run.

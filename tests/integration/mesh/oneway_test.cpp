@@ -33,7 +33,7 @@ long vm_hwm_kib(uint32_t pid) {
 
 asio::awaitable<std::string> one_reply(ControlPlane& plane, const MeshRef& to, std::string message,
                                        std::string& out) {
-  CallOptions options;
+  CallSettings options;
   options.timeout = Millis(20000);
   auto r = co_await plane.call(to, message, "", options);
   if (!r.ok()) co_return message + ": the call failed";
@@ -81,7 +81,7 @@ asio::awaitable<std::string> send_fail(InProcessJob& job, Outcome& out) {
   if (!rank0) co_return "slice";
   if (auto ok = plane.send(*rank0, "Fail", ""); !ok) co_return "send: " + ok.error().message;
   // A call to every actor: it comes back once the failure has failed the job.
-  CallOptions options;
+  CallSettings options;
   options.timeout = Millis(20000);
   auto r = co_await plane.call(job.actors.ref, "Hang", "", options);
   out.failed_cast = r.ok()                                   ? "ok"

@@ -88,7 +88,7 @@ asio::awaitable<std::string> rogues(InProcessJob& job, Outcome& out) {
   if (!launcher) co_return "to the launcher: " + launcher.error().message;
   out.launcher_dropped_it = *launcher;
 
-  CallOptions options;
+  CallSettings options;
   options.timeout = Millis(10000);
   auto replies = co_await job.plane.call(job.actors.ref, "GetActorId", "", options);
   out.replies_after = replies.replies.size();
