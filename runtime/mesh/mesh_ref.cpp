@@ -86,15 +86,16 @@ bool MeshRef::valid() const {
         view[i].begin >= view[i].end)
       return false;
   }
-  // Hosts first: a host's procs are the rest of the extent.
+  // Hosts first: a host's procs are the rest of the extent. Bounded, so a
+  // reference from a plugin can never make us list billions of ranks.
   uint64_t total = sizes[0];
   uint64_t inner = 1;
   for (size_t i = 1; i < n; ++i) {
     inner *= sizes[i];
     total *= sizes[i];
-    if (total > kNoProc) return false;
+    if (total > kMaxMeshRanks) return false;
   }
-  return inner == per_host;
+  return total <= kMaxMeshRanks && inner == per_host;
 }
 
 uint32_t MeshRef::actor_rank(uint64_t proc_rank) const {

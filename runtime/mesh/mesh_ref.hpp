@@ -15,6 +15,8 @@ namespace meshrun {
 
 inline constexpr uint32_t kLauncherHost = std::numeric_limits<uint32_t>::max();
 inline constexpr uint32_t kNoProc = std::numeric_limits<uint32_t>::max();
+// The most procs a proc mesh (and so a reference) may span.
+inline constexpr uint64_t kMaxMeshRanks = 1u << 24;
 // A port's slot before a receiver fills in its own rank.
 inline constexpr uint32_t kAnySlot = std::numeric_limits<uint32_t>::max();
 
