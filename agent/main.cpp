@@ -117,8 +117,11 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (env_or("MESHRUN_VERBOSE", "") == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
-  if (env_or("MESHRUN_VERBOSE", "") == "2") meshrun::log::set_level(meshrun::log::Level::debug);
+  // meshrun's -q (0), -v (1) and -vv (2), for the agent and its procs.
+  const std::string verbosity = env_or("MESHRUN_VERBOSE", "");
+  if (verbosity == "0") meshrun::log::set_level(meshrun::log::Level::error);
+  if (verbosity == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
+  if (verbosity == "2") meshrun::log::set_level(meshrun::log::Level::debug);
 
   asio::io_context io(1);
   if (mode == "bootstrap") {
