@@ -18,8 +18,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 
+#include "process/cpu_binding.hpp"
 #include "util/fd_limit.hpp"
 
 #ifndef CLONE_PIDFD
@@ -46,7 +48,7 @@ namespace meshrun {
 namespace {
 
 // Where the child failed; only `exec` failures are told apart by errno.
-enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, exec };
+enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, affinity, exec };
 
 struct FdMove {
   int target;
@@ -75,6 +77,8 @@ struct ChildArgs {
   int cgroup_fd = -1;
   bool reset_nofile = false;  // give the child the soft open-file limit we started with
   struct rlimit nofile = {};
+  const cpu_set_t* cpus = nullptr;  // nullptr: the parent's CPUs
+  size_t cpus_size = 0;
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
   int report_fd = -1;  // fork only: where the child writes {stage, err}; above temp_base
   volatile int stage = 0;
@@ -173,6 +177,8 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
   if (a->reset_nofile) setrlimit(RLIMIT_NOFILE, &a->nofile);
 
   if (a->cwd != nullptr && chdir(a->cwd) != 0) child_fail(a, Stage::chdir, errno);
+  if (a->cpus != nullptr && syscall(SYS_sched_setaffinity, 0, a->cpus_size, a->cpus) != 0)
+    child_fail(a, Stage::affinity, errno);
 
   raw_sigmask(SIG_SETMASK, &a->mask, nullptr);
   execve(a->path, a->argv, a->envp);
@@ -374,6 +380,18 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
   }
   args.die_with_parent = o.die_with_parent;
   args.cgroup_fd = o.cgroup_procs_fd;
+  std::unique_ptr<cpu_set_t, void (*)(cpu_set_t*)> cpus(nullptr, [](cpu_set_t* s) { CPU_FREE(s); });
+  if (!o.cpus.empty()) {
+    const int count = *std::max_element(o.cpus.begin(), o.cpus.end()) + 1;
+    cpus.reset(CPU_ALLOC(count));
+    if (!cpus)
+      return spawn_error(detail, SpawnFailure::other, ENOMEM, program + ": CPU_ALLOC failed");
+    args.cpus_size = CPU_ALLOC_SIZE(count);
+    CPU_ZERO_S(args.cpus_size, cpus.get());
+    for (int c : o.cpus)
+      if (c >= 0) CPU_SET_S(static_cast<size_t>(c), args.cpus_size, cpus.get());
+    args.cpus = cpus.get();
+  }
 
   const uint64_t all = ~uint64_t{0};
   int pidfd = -1;
@@ -457,6 +475,10 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
         return spawn_error(
             detail, SpawnFailure::other, err,
             program + ": cannot change directory to " + o.cwd + ": " + err_text(err));
+      case Stage::affinity:
+        return spawn_error(
+            detail, SpawnFailure::other, err,
+            program + ": cannot bind to CPUs " + cpu_list(o.cpus) + ": " + err_text(err));
       case Stage::fds:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": cannot set up descriptors: " + err_text(err));
