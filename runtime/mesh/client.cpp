@@ -314,7 +314,7 @@ asio::awaitable<void> MeshClient::heartbeat() {
     const auto now = Clock::now();
     for (auto& h : hosts_) {
       if (!h.conn || !h.conn->is_open() || h.via) continue;
-      if (now - h.conn->last_receive() > heartbeat_timeout_) {
+      if (now - h.conn->last_receive() > heartbeat_timeout_ && now >= excused_until_) {
         fail({"host " + std::to_string(h.rank) + " (" + h.name + ") has been silent for " +
                   ms(heartbeat_timeout_) + "; it is considered lost",
               1});
@@ -399,13 +399,24 @@ asio::awaitable<Result<HostMesh>> MeshClient::allocate(Allocator& allocator, Age
 
 asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts, std::string name,
                                                           const Extent& per_host,
-                                                          CreateProcs request, Millis timeout) {
-  auto extent = hosts.extent.concat(per_host);
+                                                          CreateProcs request, Millis timeout,
+                                                          std::vector<uint32_t> ranks_per_host) {
+  uint64_t uneven_total = 0;
+  for (uint32_t n : ranks_per_host)
+    uneven_total += n;
+  auto extent = ranks_per_host.empty()
+                    ? hosts.extent.concat(per_host)
+                    : Extent::make({{"ranks", static_cast<uint32_t>(uneven_total)}});
   if (!extent) co_return extent.error();
   ProcMesh mesh;
   mesh.name = name;
   mesh.extent = *extent;
   mesh.per_host = static_cast<uint32_t>(per_host.num_ranks());
+  for (uint64_t first = 0; uint32_t n : ranks_per_host) {
+    mesh.first_rank.push_back(first);
+    first += n;
+  }
+  request.ranks_per_host = ranks_per_host;
   proc_mesh_ = mesh;
   const uint64_t total = extent->num_ranks();
   procs_.assign(total, ProcStatus{});
@@ -443,8 +454,13 @@ asio::awaitable<Result<ProcMesh>> MeshClient::spawn_procs(const HostMesh& hosts,
   }
   for (auto& host : hosts_) {
     request.procs.clear();
-    for (uint32_t l = 0; l < mesh.per_host; ++l) {
-      const uint32_t rank = host.rank * mesh.per_host + l;
+    const bool uneven = !mesh.first_rank.empty();
+    const uint32_t local_size = uneven ? ranks_per_host[host.rank] : mesh.per_host;
+    const uint64_t first =
+        uneven ? mesh.first_rank[host.rank] : uint64_t{host.rank} * mesh.per_host;
+    request.local_size = local_size;
+    for (uint32_t l = 0; l < local_size; ++l) {
+      const auto rank = static_cast<uint32_t>(first + l);
       request.procs.push_back({rank, l, name + "_" + std::to_string(rank)});
     }
     send_to(host.rank, request);
@@ -645,12 +661,13 @@ std::optional<int> MeshClient::lowest_failed_status() const {
   return failed_exits_.begin()->second;
 }
 
-asio::awaitable<void> MeshClient::stop_ranks(Millis grace) {
+asio::awaitable<void> MeshClient::stop_ranks(Millis grace, int first_signal) {
   if (all_exited()) co_return;
-  signal_procs(SIGTERM);
+  signal_procs(first_signal);
   if (co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + grace))
     co_return;
-  log::verbose("ranks still running " + ms(grace) + " after SIGTERM; sending SIGKILL");
+  log::verbose("ranks still running " + ms(grace) + " after " + signal_name(first_signal) +
+               "; sending SIGKILL");
   signal_procs(SIGKILL);
   co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + kKillReportTimeout);
 }

@@ -4,6 +4,8 @@
 // ends early when the job has failed.
 #pragma once
 
+#include <signal.h>
+
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
@@ -47,9 +49,12 @@ class MeshClient {
   asio::awaitable<Result<HostMesh>> allocate(Allocator& allocator, AgentLaunch launch,
                                              Millis start_timeout);
   // `request` carries everything but the proc list, which is filled per host.
+  // `ranks_per_host`, if given, lays out an uneven command-mode mesh: that
+  // many ranks on each host, numbered host by host (per_host is then unused).
   asio::awaitable<Result<ProcMesh>> spawn_procs(const HostMesh& hosts, std::string name,
                                                 const Extent& per_host, CreateProcs request,
-                                                Millis timeout);
+                                                Millis timeout,
+                                                std::vector<uint32_t> ranks_per_host = {});
   asio::awaitable<Result<ActorMesh>> spawn_actors(const ProcMesh& procs, SpawnActors request,
                                                   Millis timeout);
   // One message per host in the slice; replies come straight back to a port.
@@ -69,9 +74,10 @@ class MeshClient {
   // Command mode: until every proc has exited, the job failed, or `deadline`.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
   // Command mode: SIGTERM to every rank, SIGKILL after `grace`; returns once
-  // every rank has been reaped (or its host is lost). A later
+  // every rank has been reaped (or its host is lost); `first_signal` may
+  // replace SIGTERM (--signal-forward). A later
   // signal_procs(SIGKILL) cuts the grace short.
-  asio::awaitable<void> stop_ranks(Millis grace);
+  asio::awaitable<void> stop_ranks(Millis grace, int first_signal = SIGTERM);
   bool all_exited() const;
   std::vector<uint32_t> running_ranks() const;
   // Command mode: the exit status of the lowest-numbered rank that failed on
@@ -86,6 +92,9 @@ class MeshClient {
   asio::awaitable<void> shutdown(Millis grace, Millis timeout);
 
   void signal_procs(int sig);
+  // After meshrun itself was stopped (Ctrl-Z): the hosts' silence until now
+  // is not theirs; judge it again from one heartbeat timeout on.
+  void excuse_silence() { excused_until_ = Clock::now() + heartbeat_timeout_; }
   void send_input(uint32_t rank, const std::string& data);
   void fail(JobFailure failure);
   const std::optional<JobFailure>& failure() const { return failure_; }
@@ -128,6 +137,7 @@ class MeshClient {
   const Secret& secret_;
   std::shared_ptr<TlsContext> tls_;
   Millis heartbeat_timeout_;
+  Clock::time_point excused_until_{};
   std::unique_ptr<Listener> listener_;
   PendingHandshakes pending_;
   Allocator* allocator_ = nullptr;

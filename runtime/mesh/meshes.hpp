@@ -2,6 +2,7 @@
 // mesh on it, an actor mesh in the procs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,9 +32,14 @@ struct HostMesh {
 
 struct ProcMesh {
   std::string name;  // "p0"
-  Extent extent;     // hosts x per-host
+  Extent extent;     // hosts x per-host; {ranks=N} for an uneven layout
   uint32_t per_host = 1;
-  uint32_t host_of(uint64_t rank) const { return static_cast<uint32_t>(rank / per_host); }
+  std::vector<uint64_t> first_rank;  // uneven layouts: each host's first rank
+  uint32_t host_of(uint64_t rank) const {
+    if (first_rank.empty()) return static_cast<uint32_t>(rank / per_host);
+    return static_cast<uint32_t>(std::upper_bound(first_rank.begin(), first_rank.end(), rank) -
+                                 first_rank.begin() - 1);
+  }
 };
 
 struct ActorMesh {

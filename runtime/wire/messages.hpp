@@ -139,9 +139,13 @@ struct CreateProcs {
   std::string cwd;
   uint8_t stdin_mode = 0;  // StdinMode
   bool raw_output = false;
+  // Uneven layouts (-N 2 -n 5): every host's rank count, in host order, for
+  // PMI_process_mapping; empty when every host runs local_size.
+  std::vector<uint32_t> ranks_per_host;
   template <class F>
   bool fields(F& f) {
-    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output);
+    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output,
+             ranks_per_host);
   }
 };
 
