@@ -128,6 +128,10 @@ asio::awaitable<bool> HostAgent::serve(ConnectionPtr conn) {
           procs_.create(*create);
         } else if (auto* sig = std::get_if<SignalProcs>(&*msg)) {
           procs_.signal_all(sig->signal);
+          // After Ctrl-Z has stopped the ranks, meshrun stops itself: silent
+          // until SIGCONT, not lost (its connection still shows if it dies).
+          if (sig->signal == SIGTSTP || sig->signal == SIGCONT)
+            launcher_stopped_ = sig->signal == SIGTSTP;
         } else if (auto* stop = std::get_if<StopProcs>(&*msg)) {
           stopping_ = true;
           grace_ = Millis(stop->grace_ms);
@@ -188,7 +192,7 @@ asio::awaitable<void> HostAgent::heartbeat() {
     timer.expires_after(period);
     co_await timer.async_wait(kTuple);
     const auto now = std::chrono::steady_clock::now();
-    if (now - upstream_->last_receive() > timeout) {
+    if (now - upstream_->last_receive() > timeout && !launcher_stopped_) {
       log::warn("no word from the launcher for " + std::to_string(timeout.count()) + " ms");
       upstream_->close();
       co_return;

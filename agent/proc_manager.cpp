@@ -25,8 +25,10 @@
 #include "agent/rank_environment.hpp"
 #include "agent/torch_error_file.hpp"
 #include "channel/address.hpp"
+#include "process/cpu_binding.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
+#include "util/duration_format.hpp"
 #include "util/fd_limit.hpp"
 #include "util/log.hpp"
 
@@ -143,7 +145,9 @@ void ProcManager::make_pmi_job(const CreateProcs& request) {
 
 // What every rank of this host shares, computed once per CreateProcs.
 void ProcManager::prepare_environment(const CreateProcs& request) {
-  layout_ = JobLayout::blocks(request.mesh_size, request.local_size);
+  // An uneven layout (-N 2 -n 5) comes with every host's count.
+  layout_ = request.ranks_per_host.empty() ? JobLayout::blocks(request.mesh_size, request.local_size)
+                                           : JobLayout{request.ranks_per_host};
   job_env_ = JobEnvironment{};
   for (char** e = environ; e && *e; ++e)
     job_env_.inherited.emplace_back(*e);
@@ -331,6 +335,7 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
     opt.stdin_fd = launch->in_r.fd;
   }
   opt.cwd = request.cwd;
+  opt.cpus = bound_cpus(request.env, entry.local_rank);  // --bind-to
   opt.stdout_fd = launch->out_w.fd;
   opt.stderr_fd = launch->err_w.fd;
   opt.new_process_group = true;
@@ -408,11 +413,8 @@ void ProcManager::finish_spawn(Launch& launch) {
     if (proc->pending_signal) proc->child->signal_group(proc->pending_signal);
   }
   if (spawning_ == 0 && batch_size_ > 0) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - batch_start_)
-                        .count();
     log::verbose("spawned " + std::to_string(batch_size_) + " procs in " +
-                 std::to_string(us / 1000.0) + " ms");
+                 format_duration(std::chrono::steady_clock::now() - batch_start_));
     batch_size_ = 0;
   }
   changed_.notify();
@@ -544,7 +546,10 @@ asio::awaitable<bool> ProcManager::wait_queued_below(
 }
 
 void ProcManager::signal_all(int sig) {
-  const bool ending = sig == SIGTERM || sig == SIGKILL;
+  // The launcher sends SIGINT, SIGHUP or SIGQUIT only to end the job
+  // (--signal-forward); they end it like SIGTERM.
+  const bool ending =
+      sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
   for (const auto& [rank, p] : procs_) {
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
@@ -559,7 +564,7 @@ void ProcManager::signal_all(int sig) {
     if (ending) p->terminated = true;
     p->child->signal_group(sig);
     // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
-    if (sig == SIGTERM) p->child->signal_group(SIGCONT);
+    if (ending && sig != SIGKILL) p->child->signal_group(SIGCONT);
   }
 }
 
