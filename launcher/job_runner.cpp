@@ -5,12 +5,14 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
@@ -19,10 +21,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "alloc/placement.hpp"
+#include "alloc/slurm_allocator.hpp"
 #include "alloc/ssh_allocator.hpp"
 #include "auth/secret.hpp"
 #include "auth/tls.hpp"
@@ -32,7 +37,10 @@
 #include "launcher/rank_report.hpp"
 #include "mesh/client.hpp"
 #include "process/child.hpp"
+#include "process/cpu_binding.hpp"
+#include "process/spawn.hpp"
 #include "process/tracking.hpp"
+#include "util/duration_format.hpp"
 #include "util/exit_status.hpp"
 #include "util/fd_limit.hpp"
 #include "util/job_dir.hpp"
@@ -56,6 +64,21 @@ std::string shell_quote(const std::string& arg) {
   for (char c : arg)
     out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+// Stops meshrun as SIGTSTP's default action would (the handler that caught
+// it is set aside meanwhile); returns once meshrun is continued.
+void stop_self() {
+  struct sigaction dfl {
+  }, caught{};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGTSTP, &dfl, &caught);
+  sigset_t tstp;
+  sigemptyset(&tstp);
+  sigaddset(&tstp, SIGTSTP);
+  ::pthread_sigmask(SIG_UNBLOCK, &tstp, nullptr);
+  ::raise(SIGTSTP);
+  ::sigaction(SIGTSTP, &caught, nullptr);
 }
 
 // meshrun's stdin, read on a thread of its own: fd 0 is shared with the
@@ -118,7 +141,7 @@ class StdinReader : public std::enable_shared_from_this<StdinReader> {
 struct Plan {
   Placement placement;
   uint32_t hosts = 1;
-  Extent per_host;
+  Extent per_host;  // the most ranks a host runs; placement.ranks has each host's
   std::string agent_path;
   std::string plugin_path;
 };
@@ -134,13 +157,14 @@ Result<Plan> make_plan(const JobSpec& spec) {
     return make_error(Errc::invalid_argument,
                       "the per-host extent cannot have a 'hosts' dimension");
   plan.per_host = *extent;
-  auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
+  auto placement = place(spec);
   if (!placement) return placement.error();
   plan.placement = *placement;
-  if (placement->per_host != extent->num_ranks()) {
-    // The launcher chose the ranks per host (SLURM's tasks per node), which it
-    // only does for a job that gave no per-host extent of its own.
-    auto resized = Extent::make({{dims.front().name, placement->per_host}});
+  const uint32_t most = *std::max_element(placement->ranks.begin(), placement->ranks.end());
+  if (most != extent->num_ranks()) {
+    // Placement chose the ranks per host (-n, SLURM's tasks per node), which
+    // it only does for a job without a per-host extent of its own.
+    auto resized = Extent::make({{dims.front().name, most}});
     if (!resized) return resized.error();
     plan.per_host = *resized;
   }
@@ -158,7 +182,7 @@ Result<Plan> make_plan(const JobSpec& spec) {
 
 OutputOptions output_options(const JobSpec& spec, const Plan& plan) {
   return {spec.output.tag, spec.output.raw, spec.output.filename_pattern,
-          plan.hosts * plan.per_host.num_ranks() > 1};
+          plan.placement.total() > 1};
 }
 
 // Local agents inherit this process's limits, so their ranks are checked here
@@ -236,24 +260,38 @@ std::string remote_candidates(const Address& listening, LauncherKind launcher) {
 }
 
 void print_dry_run(const JobSpec& spec, const Plan& plan) {
-  const uint64_t per = plan.per_host.num_ranks();
-  std::printf("launcher: %s (%s)\n", launcher_name(plan.placement.launcher).c_str(),
-              plan.placement.why.c_str());
-  std::printf("%-6s %-8s %-10s %s\n", "rank", "host", "local",
-              spec.command_mode() ? "command" : "proc");
+  const auto& placement = plan.placement;
+  std::printf("launcher: %s (%s)\n", launcher_name(placement.launcher).c_str(),
+              placement.why.c_str());
+  const auto& binding = spec.procs.binding;
+  // The CPUs themselves are known for hosts on this machine only.
+  const bool show_cpus = binding.bound() && !placement.remote();
+  if (binding.bound()) {
+    const CpuObject map = binding.map == CpuObject::none ? binding.bind : binding.map;
+    std::printf("binding: --bind-to %s --map-by %s%s\n", cpu_object_name(binding.bind).c_str(),
+                cpu_object_name(map).c_str(),
+                show_cpus ? ""
+                          : " (each host binds its ranks in local-rank order on its own "
+                            "CPUs)");
+  }
+  const CpuTopology topology = show_cpus ? CpuTopology::current() : CpuTopology{};
+  std::string command;
+  for (const auto& a : spec.procs.command)
+    command += (command.empty() ? "" : " ") + shell_quote(a);
+  std::printf("%-6s %-8s %-6s ", "rank", "host", "local");
+  if (show_cpus) std::printf("%-20s ", "binding");
+  std::printf("%s\n", spec.command_mode() ? "command" : "proc");
+  uint64_t rank = 0;
   for (uint32_t h = 0; h < plan.hosts; ++h)
-    for (uint64_t l = 0; l < per; ++l) {
-      std::string what;
-      if (spec.command_mode()) {
-        for (const auto& a : spec.procs.command)
-          what += (what.empty() ? "" : " ") + shell_quote(a);
-      } else {
-        what = spec.procs.name + "_" + std::to_string(h * per + l) + " (actor " +
-               spec.actors->name + ": " + spec.actors->type + ")";
-      }
-      std::printf("%-6llu %-8s %-10llu %s\n", static_cast<unsigned long long>(h * per + l),
-                  plan.placement.hosts[h].name.c_str(), static_cast<unsigned long long>(l),
-                  what.c_str());
+    for (uint32_t l = 0; l < placement.ranks[h]; ++l, ++rank) {
+      const std::string what = spec.command_mode()
+                                   ? command
+                                   : spec.procs.name + "_" + std::to_string(rank) + " (actor " +
+                                         spec.actors->name + ": " + spec.actors->type + ")";
+      std::printf("%-6llu %-8s %-6u ", static_cast<unsigned long long>(rank),
+                  placement.hosts[h].name.c_str(), l);
+      if (show_cpus) std::printf("%-20s ", describe(cpus_for(topology, binding, l)).c_str());
+      std::printf("%s\n", what.c_str());
     }
 }
 
@@ -265,15 +303,20 @@ class Job {
         spec_(spec),
         plan_(plan),
         client_(io, secret, spec.hosts.heartbeat_timeout),
-        output_(output_options(spec, plan), plan.hosts * plan.per_host.num_ranks()),
+        output_(output_options(spec, plan), plan.placement.total()),
         secret_(secret),
         job_id_(std::move(job_id)) {
     client_.set_job_id(job_id_);
+    uint64_t first = 0;
+    for (uint32_t n : plan.placement.ranks) {
+      first_rank_.push_back(first);
+      first += n;
+    }
     client_.on_output = [this](const Output& out) {
-      const uint32_t host =
-          static_cast<uint32_t>(out.rank / std::max<uint64_t>(1, plan_.per_host.num_ranks()));
+      const uint32_t host = host_of(out.rank);
       progress_.clear();
       output_.write(out, host < client_.hosts().size() ? client_.hosts()[host].hostname : "");
+      progress_.redraw();
     };
     client_.on_proc_exit = [this](const ProcStatus& st) { rank_report_.note(st); };
     client_.on_progress = [this](const std::string& line) {
@@ -289,20 +332,18 @@ class Job {
       co_return kExitLaunchFailed;
     }
     auto phase = [&](const char* what) {
-      progress_.clear();
-      log::verbose(
-          std::string(what) + " after " +
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
-              1000.0) +
-          " ms");
+      log::verbose(std::string(what) + " after " + format_duration(Clock::now() - t0));
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
     const AgentLaunch launch = agent_launch();
 
     int status = co_await lifecycle(*allocator, launch, phase);
+    progress_.finish();
     co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
+    if (spec_.command_mode() && !client_.procs().empty() &&
+        (status != 0 || log::enabled(log::Level::verbose)))
+      log::notice(rank_summary(Clock::now() - t0));
     // A job stopped by a signal exits 128+N whatever else failed meanwhile.
     if (interrupt_signal_) status = 128 + interrupt_signal_;
     output_.close_all();
@@ -329,6 +370,8 @@ class Job {
       launch.env.push_back("MESHRUN_VERBOSE=2");
     else if (log::enabled(log::Level::verbose))
       launch.env.push_back("MESHRUN_VERBOSE=1");
+    else if (!log::enabled(log::Level::warn))
+      launch.env.push_back("MESHRUN_VERBOSE=0");  // -q: the agents and procs too
     // How agents track their ranks' processes (agent/proc_tracker.hpp).
     if (const char* tracking = std::getenv("MESHRUN_PROC_TRACKING"))
       launch.env.push_back(std::string("MESHRUN_PROC_TRACKING=") + tracking);
@@ -347,27 +390,57 @@ class Job {
     tls_bundle_ = std::move(bundle);
   }
 
+  // The first SIGINT or SIGTERM stops the job in order and says so at once;
+  // the second kills every rank.
   void interrupt(int sig) {
-    const auto now = Clock::now();
-    if (interrupted_ && now - last_interrupt_ < std::chrono::seconds(2)) {
-      log::warn("second interrupt: killing every rank now");
+    if (interrupted_) {
+      log::warn(signal_name(sig) + " again: killing every rank now");
       client_.signal_procs(SIGKILL);
-    } else if (interrupted_) {
-      log::warn(std::string("interrupted by ") + signal_name(sig) +
-                " again; another within 2 s kills every rank at once");
+      return;
     }
     interrupted_ = true;
-    last_interrupt_ = now;
     interrupt_signal_ = sig;
     // fail() keeps the first failure; under SLURM the ranks' own SIGTERM
     // deaths can arrive before ours, and this must still be said.
-    if (client_.failure() && client_.failure()->status != 128 + sig)
-      log::error(std::string("interrupted by ") + signal_name(sig) + " while stopping");
-    client_.fail(
-        {std::string("interrupted by ") + signal_name(sig) + "; stopping every rank", 128 + sig});
+    const bool stopping = client_.failure().has_value();
+    client_.fail({"interrupted by " + signal_name(sig), 128 + sig});
+    const std::string again =
+        sig == SIGINT ? "press Ctrl-C again" : "send " + signal_name(sig) + " again";
+    const auto running = client_.running_ranks();
+    std::string now;
+    if (spec_.command_mode() && !running.empty())
+      now = "sending " + signal_name(spec_.signal_forward) + " to " +
+            std::to_string(running.size()) + (running.size() == 1 ? " rank" : " ranks") +
+            " and waiting up to " + format_duration(spec_.grace) + " for " +
+            (running.size() == 1 ? "it" : "them") + " to exit before SIGKILL; " + again +
+            " to kill at once";
+    else
+      now = "stopping the job's procs and hosts (SIGKILL after " + format_duration(spec_.grace) +
+            "); " + again + " to kill every rank at once";
+    log::error("interrupted by " + signal_name(sig) + (stopping ? " while stopping" : "") + ": " +
+               now);
   }
+  int interrupted_by() const { return interrupt_signal_; }
 
   void forward_signal(int sig) { client_.signal_procs(sig); }
+
+  // Ctrl-Z: the ranks have been sent SIGTSTP; once that has left, meshrun
+  // stops itself so the shell gets the terminal back. `fg` continues
+  // meshrun, and its SIGCONT is forwarded to the ranks.
+  void suspend() {
+    asio::co_spawn(
+        io_,
+        [this]() -> asio::awaitable<void> {
+          co_await client_.drain(0, std::chrono::seconds(1));
+          progress_.clear();
+          stop_self();
+          // Hosts kept talking while we were stopped; their words are
+          // waiting to be read, not missing.
+          client_.excuse_silence();
+          progress_.redraw();
+        },
+        asio::detached);
+  }
 
  private:
   template <class Phase>
@@ -395,13 +468,20 @@ class Job {
     for (const auto& [k, v] : spec_.procs.env)
       create.env.push_back(k + "=" + v);
     create.env.push_back("MESHRUN_JOB_ID=" + job_id_);
+    create.env.push_back("MESHRUN_JOB_NAME=" + spec_.name);
+    for (auto& kv : binding_env(spec_.procs.binding))  // the agents bind the ranks
+      create.env.push_back(std::move(kv));
     create.cwd = spec_.procs.cwd;
     create.stdin_mode = static_cast<uint8_t>(spec_.output.stdin_mode);
     create.raw_output = spec_.output.raw;
     const auto deadline =
         spec_.timeout.count() > 0 ? Clock::now() + spec_.timeout : Clock::time_point::max();
+    // A named local, not a temporary: GCC 12 destroys a conditional's
+    // temporary in a co_await expression twice.
+    std::vector<uint32_t> uneven;
+    if (!plan_.placement.uniform()) uneven = plan_.placement.ranks;
     auto procs = co_await client_.spawn_procs(*hosts, spec_.procs.name, plan_.per_host, create,
-                                              spec_.procs.spawn_timeout);
+                                              spec_.procs.spawn_timeout, std::move(uneven));
     if (!procs) {
       // Ranks that started (or failed) before the failure are ended and
       // counted like any other; a start timeout is left to the shutdown.
@@ -410,6 +490,7 @@ class Job {
       co_return report_failure(kExitLaunchFailed);
     }
     phase("procs ready");
+    if (spec_.command_mode()) progress_.finish();  // the job runs: output is the ranks' now
 
     if (spec_.command_mode()) {
       if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->extent.num_ranks());
@@ -431,6 +512,7 @@ class Job {
     auto actors = co_await client_.spawn_actors(*procs, spawn, spec_.actors->spawn_timeout);
     if (!actors) co_return report_failure(1);
     phase("actors spawned");
+    progress_.finish();
 
     if (spec_.cast) {
       Slice slice(procs->extent);
@@ -474,7 +556,7 @@ class Job {
     std::string out;
     out += "cast " + spec_.cast->message + " to " + actors.name + slice.to_string() + ": " +
            std::to_string(replies.size()) + " of " + std::to_string(slice.num_ranks()) +
-           " actors replied in " + std::to_string(us / 1000.0) + " ms\n";
+           " actors replied in " + format_duration(std::chrono::microseconds(us)) + "\n";
     for (const auto& r : replies)
       out += "  rank " + std::to_string(r.rank) + ": " + r.payload + "\n";
     output_.print(out);
@@ -491,10 +573,10 @@ class Job {
   // what every rank did.
   asio::awaitable<int> finish() {
     const auto& f = client_.failure();
-    if (f && !timed_out_) log::error(f->message);
+    if (f && !timed_out_ && !interrupted_) log::error(f->message);
     if (auto r = rank_report_.error_file_report(); f && !r.empty()) log::error(r);
     if (auto w = rank_report_.singleton_warning(); !w.empty()) log::warn(w);
-    if (f) co_await client_.stop_ranks(spec_.grace);
+    if (f) co_await client_.stop_ranks(spec_.grace, interrupted_ ? spec_.signal_forward : SIGTERM);
     if (stdin_) stdin_->stop();
     if (!f) co_return 0;
     if (f->rank_exit)
@@ -513,15 +595,53 @@ class Job {
   int report_failure(int fallback) {
     const auto& f = client_.failure();
     if (!f) return fallback;
-    log::error(f->message);
+    if (!interrupted_) log::error(f->message);  // interrupt() said it
     return f->status;
+  }
+
+  uint32_t host_of(uint64_t rank) const {
+    const auto it = std::upper_bound(first_rank_.begin(), first_rank_.end(), rank);
+    return static_cast<uint32_t>(it - first_rank_.begin()) - 1;
+  }
+
+  // Command mode's last word, in a fixed form for people and CI alike:
+  // "summary: 4 ranks on 2 hosts; exit code 0: ranks 0-1, 3; exit code 3:
+  // rank 2" (and "; took 1.2 s" with -v). Outcomes in a fixed order.
+  std::string rank_summary(Clock::duration took) const {
+    std::map<std::pair<int, int>, std::vector<uint32_t>> by_outcome;
+    const auto& procs = client_.procs();
+    for (uint32_t r = 0; r < procs.size(); ++r) {
+      const auto& p = procs[r];
+      std::pair<int, int> key{4, 0};  // never reported an end
+      if (p.state == ProcState::failed)
+        key = {3, 0};
+      else if (p.state == ProcState::exited && p.detail == kStoppedByMeshrun)
+        key = {2, 0};
+      else if (p.state == ProcState::exited)
+        key = {p.exited_normally ? 0 : 1, p.code};
+      by_outcome[key].push_back(r);
+    }
+    const size_t hosts = client_.hosts().size();
+    std::string out = "summary: " + std::to_string(procs.size()) +
+                      (procs.size() == 1 ? " rank" : " ranks") + " on " + std::to_string(hosts) +
+                      (hosts == 1 ? " host" : " hosts");
+    for (const auto& [key, ranks] : by_outcome) {
+      static const char* kWhat[] = {"exit code ", "signal ", "stopped by meshrun",
+                                    "could not start", "no exit status"};
+      std::string what = kWhat[key.first];
+      if (key.first == 0) what += std::to_string(key.second);
+      if (key.first == 1) what += signal_name(key.second);
+      out += "; " + what + (ranks.size() == 1 ? ": rank " : ": ranks ") + rank_ranges(ranks);
+    }
+    if (log::enabled(log::Level::verbose)) out += "; took " + format_duration(took);
+    return out;
   }
 
   asio::io_context& io_;
   const JobSpec& spec_;
   const Plan& plan_;
   MeshClient client_;
-  RankReport rank_report_{plan_.hosts * plan_.per_host.num_ranks()};
+  RankReport rank_report_{plan_.placement.total()};
   OutputWriter output_;
   const Secret& secret_;
   std::string job_id_;
@@ -530,48 +650,49 @@ class Job {
   bool timed_out_ = false;
   bool interrupted_ = false;
   int interrupt_signal_ = 0;
-  Clock::time_point last_interrupt_;
-  ProgressLine progress_;  // on the terminal until the job runs
+  std::vector<uint64_t> first_rank_;  // of each host
+  ProgressLine progress_;             // on the terminal until the job runs
 };
 
 }  // namespace
 
-int run_job(const JobSpec& spec, const RunOptions& options) {
+JobOutcome run_job(const JobSpec& spec, const RunOptions& options) {
   auto plan = make_plan(spec);
   if (!plan) {
     log::error(plan.error().message);
-    return plan.error().code == Errc::invalid_argument ? 2 : kExitLaunchFailed;
+    return {plan.error().code == Errc::invalid_argument ? exit_status::kUsage : kExitLaunchFailed};
   }
   if (options.dry_run) {
     print_dry_run(spec, *plan);
-    return 0;
+    return {exit_status::kOk};
   }
-  if (auto out = check_output_options(output_options(spec, *plan),
-                                      plan->hosts * plan->per_host.num_ranks());
-      !out) {
+  if (auto out = check_output_options(output_options(spec, *plan), plan->placement.total()); !out) {
     log::error(out.error().message);
-    return exit_status::kUsage;
+    return {exit_status::kUsage};
   }
   if (auto tracking = tracking_from_env(); !tracking) {
     log::error(tracking.error().message);
-    return exit_status::kUsage;
+    return {exit_status::kUsage};
   }
   if (auto fds = check_descriptors(spec, *plan); !fds) {
     log::error(fds.error().message);
-    return kExitLaunchFailed;
+    return {kExitLaunchFailed};
   }
+  log::verbose("launcher: " + launcher_name(plan->placement.launcher) + " (" + plan->placement.why +
+               ")");
   auto secret = Secret::generate();
   if (!secret) {
     log::error(secret.error().message);
-    return kExitLaunchFailed;
+    return {kExitLaunchFailed};
   }
   const std::string job_id = make_job_id();
+  log::verbose("job " + spec.name + ", id " + job_id);
   if (const size_t stale = remove_stale_job_dirs())
     log::verbose("removed " + std::to_string(stale) + " job directories left by killed launchers");
   auto dir = JobDir::create(job_id);
   if (!dir) {
     log::error(dir.error().message);
-    return kExitLaunchFailed;
+    return {kExitLaunchFailed};
   }
   asio::io_context io(1);
   Address bootstrap;
@@ -581,14 +702,14 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     auto remote = remote_listen_address(spec.hosts.bind);
     if (!remote) {
       log::error(remote.error().message);
-      return 2;
+      return {exit_status::kUsage};
     }
     bootstrap = *remote;
   }
 
   Job job(io, spec, *plan, *secret, job_id);
   if (plan->placement.remote() && options.no_tls) {
-    log::warn(
+    log::security(
         "--no-tls: TCP between hosts is plain; anyone on the network can read and alter "
         "the job's traffic");
   } else if (plan->placement.remote()) {
@@ -598,15 +719,10 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
                         : Result<std::shared_ptr<TlsContext>>(material.error());
     if (!tls) {
       log::error("cannot set up TLS (--no-tls runs without it): " + tls.error().message);
-      return kExitLaunchFailed;
+      return {kExitLaunchFailed};
     }
     job.use_tls(*tls, material->bundle());
-    log::verbose(
-        "TLS 1.3 between hosts, per-job CA made in " +
-        std::to_string(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
-            1000.0) +
-        " ms");
+    log::verbose("TLS 1.3 between hosts, per-job CA made in " + format_duration(Clock::now() - t0));
   } else {
     log::debug("local job: unix sockets in the 0700 job directory, no TLS needed");
   }
@@ -621,7 +737,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     });
   };
   arm_interrupts();
-  // Caught, so meshrun itself is not stopped by SIGTSTP: the ranks are.
+  // Caught and passed on to every rank; after SIGTSTP meshrun stops itself.
   asio::signal_set forwarded(io, SIGUSR1, SIGUSR2, SIGALRM);
   forwarded.add(SIGCONT);
   forwarded.add(SIGTSTP);
@@ -629,6 +745,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     forwarded.async_wait([&](asio::error_code ec, int sig) {
       if (ec) return;
       job.forward_signal(sig);
+      if (sig == SIGTSTP) job.suspend();
       arm_forward();
     });
   };
@@ -651,7 +768,51 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
         io.stop();
       });
   io.run();
-  return status;
+  return {status, job.interrupted_by()};
+}
+
+int check_job(const JobSpec& spec) {
+  std::string note;
+  // A spec for a SLURM job is checked before it is submitted, outside the
+  // allocation its layout depends on.
+  const bool later = spec.hosts.launcher == LauncherKind::slurm && !in_slurm_allocation();
+  std::optional<Plan> plan;
+  if (later) {
+    note = " (hosts and ranks are laid out inside the SLURM allocation)";
+  } else {
+    auto made = make_plan(spec);
+    if (!made) {
+      log::error(made.error().message);
+      return made.error().code == Errc::invalid_argument ? exit_status::kUsage : kExitLaunchFailed;
+    }
+    plan = std::move(*made);
+  }
+  if (spec.command_mode() && plan) {
+    std::string program = spec.procs.command.front();
+    if (plan->placement.remote()) {
+      note = " (" + program + " is not checked here: it runs on the hosts)";
+    } else {
+      // A relative path is relative to where the ranks start.
+      if (!spec.procs.cwd.empty() && program.find('/') != std::string::npos &&
+          program.front() != '/')
+        program = spec.procs.cwd + "/" + program;
+      const auto it = spec.procs.env.find("PATH");
+      const char* path = it != spec.procs.env.end() ? it->second.c_str() : std::getenv("PATH");
+      const std::string found = find_in_path(program, path ? path : "");
+      struct stat st {};
+      if (found.empty() || ::stat(found.c_str(), &st) != 0) {
+        log::error(program + ": command not found" +
+                   (program.find('/') == std::string::npos ? " (searched PATH)" : ""));
+        return exit_status::kNotFound;
+      }
+      if (S_ISDIR(st.st_mode) || ::access(found.c_str(), X_OK) != 0) {
+        log::error(found + ": " + (S_ISDIR(st.st_mode) ? "is a directory" : "not executable"));
+        return exit_status::kNotExecutable;
+      }
+    }
+  }
+  std::printf("%s: ok%s\n", spec.source.c_str(), note.c_str());
+  return exit_status::kOk;
 }
 
 }  // namespace meshrun

@@ -199,7 +199,7 @@ stdin = "none"
   CHECK(s.procs.command == std::vector<std::string>{"./prog", "arg one"});
   CHECK(s.procs.env == std::map<std::string, std::string>{{"EMPTY", ""}, {"FOO", "bar"}});
   CHECK(s.procs.cwd == "/tmp");
-  CHECK(s.hosts.count == 1);  // local without a count runs one host
+  CHECK(s.hosts.count == 0);  // not given: placement runs one local host
   CHECK(s.procs.name == "p0");
   REQUIRE(s.procs.extent.size() == 1);
   CHECK(s.procs.extent[0].name == "procs");
@@ -384,6 +384,10 @@ TEST_CASE("contradictory settings say what contradicts what") {
       error_of(kActors + "[hosts]\nlauncher = \"slurm\"\n[hosts.ssh]\nport = 22\n");
   CHECK_AT(ssh, 6, 1, "hosts.ssh");
   CHECK_THAT(ssh.message(), Catch::Contains("contradicts hosts.launcher = \"slurm\" (line 5)"));
+
+  // With slurm, a list picks nodes of the allocation, as -H does.
+  CHECK(load(kActors + "[hosts]\nlauncher = \"slurm\"\nlist = \"n[1-2]\"\n").hosts.list.size() ==
+        2);
 
   // count up to the number listed is fine.
   CHECK(load(kActors + "[hosts]\nlauncher = \"ssh\"\ncount = 2\nlist = \"n[1-3]\"\n").hosts.count ==
@@ -609,4 +613,21 @@ TEST_CASE("the depth pre-scan counts nesting, not dots in strings, numbers or co
   // Every example in configs/ is far below the limit.
   for (const auto& e : std::filesystem::directory_iterator(MESHRUN_SOURCE_DIR "/configs"))
     if (e.path().extension() == ".toml") CHECK_FALSE(find_toml_too_deep(read_file(e.path()), 8));
+}
+
+TEST_CASE("procs.bind_to, procs.map_by and job.signal_forward") {
+  const JobSpec s = load(kActors +
+                         "[procs]\nbind_to = \"core\"\nmap_by = \"socket\"\n"
+                         "[job]\nsignal_forward = \"int\"\n");
+  CHECK(s.procs.binding.bind == meshrun::CpuObject::core);
+  CHECK(s.procs.binding.map == meshrun::CpuObject::socket);
+  CHECK(s.signal_forward == SIGINT);
+  CHECK(load(kActors).signal_forward == SIGTERM);
+
+  const SpecError bind = error_of(kActors + "[procs]\nbind_to = \"cores\"\n");
+  CHECK_AT(bind, 5, 11, "procs.bind_to");
+  CHECK_THAT(bind.message(), Catch::Contains("none, hwthread, core, socket"));
+  const SpecError sig = error_of(kActors + "[job]\nsignal_forward = \"usr1\"\n");
+  CHECK_AT(sig, 5, 18, "job.signal_forward");
+  CHECK_THAT(sig.message(), Catch::Contains("\"int\", \"term\", \"hup\" or \"quit\""));
 }
