@@ -187,100 +187,69 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
       "meshrun"};
   app.prefix_command(true);  // options stop at the first word of the job or command
   app.formatter(std::make_shared<HelpFormatter>());
-  app.get_formatter()->column_width(26);
+  app.get_formatter()->column_width(28);
   app.footer(exit_status_help() + "\nSee meshrun(1) and meshrun.toml(5).");
 
   std::optional<std::string> np, nodes, per_host, tree_threshold;
+  // An option with a value: its names, where it goes, its value's name, help.
+  auto option = [&app](const char* group, const char* names, auto& into, const char* value,
+                       const char* help) {
+    return app.add_option(names, into, help)->option_text(value)->group(group);
+  };
+  auto flag = [&app](const char* group, const char* names, auto& into, const char* help) {
+    return app.add_flag(names, into, help)->group(group);
+  };
   const char* job = "Job";
-  app.add_option("-n,--np", np, "Total number of ranks (also -np)")->option_text("N")->group(job);
-  app.add_option("-N,--nodes", nodes, "Number of hosts")->option_text("N")->group(job);
-  app.add_option("--per-host,--npernode", per_host, "Ranks per host; with -n, at most (also -ppn)")
-      ->option_text("N")
-      ->group(job);
-  app.add_option("--map-by", o.map_by, "Place local ranks by: slot, hwthread, core, socket")
-      ->option_text("OBJ")
-      ->group(job);
-  app.add_option("--bind-to", o.bind_to, "Bind ranks to: none, hwthread, core, socket")
-      ->option_text("OBJ")
-      ->group(job);
-  app.add_option("-x,--env", o.env, "Pass VAR, or set VAR=VALUE, in every rank")
-      ->option_text("VAR[=VALUE]")
-      ->group(job)
+  option(job, "-n,--np", np, "N", "Total number of ranks (also -np)");
+  option(job, "-N,--nodes", nodes, "N", "Number of hosts");
+  option(job, "--per-host,--npernode", per_host, "N",
+         "Ranks per host; with -n, at most (also -ppn)");
+  option(job, "--map-by", o.map_by, "OBJ", "Place local ranks by: slot, hwthread, core, socket");
+  option(job, "--bind-to", o.bind_to, "OBJ", "Bind ranks to: none, hwthread, core, socket");
+  option(job, "-x,--env", o.env, "VAR[=VALUE]", "Pass VAR, or set VAR=VALUE, in every rank")
       ->take_first()
       ->allow_extra_args(false);
-  app.add_option("--genv", o.genv, "Set NAME to VALUE in every rank (also -genv)")
-      ->option_text("NAME VALUE")
-      ->group(job);
-  app.add_flag("--envall", o.envall, "Pass meshrun's whole environment (also -envall)")->group(job);
-  app.add_option("--cwd", o.cwd, "Working directory of every rank")->option_text("DIR")->group(job);
-  app.add_flag("--check", o.check, "Check the job spec and flags, print ok, start nothing")
-      ->group(job);
-  app.add_flag("--dry-run", o.dry_run, "Print the launcher and rank map, start nothing")
-      ->group(job);
+  option(job, "--genv", o.genv, "NAME VALUE", "Set NAME to VALUE in every rank (also -genv)");
+  flag(job, "--envall", o.envall, "Pass meshrun's whole environment (also -envall)");
+  option(job, "--cwd", o.cwd, "DIR", "Working directory of every rank");
+  flag(job, "--check", o.check, "Check the job and flags, print ok, start nothing");
+  flag(job, "--dry-run", o.dry_run, "Print the launcher and rank map, start nothing");
 
   const char* hosts = "Hosts";
-  app.add_option("--launcher", o.launcher, "How hosts are started: auto, local, ssh, slurm")
-      ->option_text("KIND")
-      ->group(hosts);
-  app.add_option("-H,--host", o.hosts, "Hosts: a,b or node[01-04] or user@host:slots")
-      ->option_text("HOSTS")
-      ->group(hosts);
-  app.add_option("--hostfile", o.hostfile, "File of hosts, one 'host slots=N' a line")
-      ->option_text("FILE")
-      ->group(hosts);
-  app.add_flag("--oversubscribe", o.oversubscribe,
-               "More ranks than slots or SLURM tasks (slots never limit)")
-      ->group(hosts);
-  app.add_option("--ssh-command", o.ssh_command, "ssh client and its options (default: ssh)")
-      ->option_text("CMD")
-      ->group(hosts);
-  app.add_option("--agent-path", o.agent_path, "meshrun-agent's path on the hosts")
-      ->option_text("PATH")
-      ->group(hosts);
-  app.add_option("--bind", o.bind, "Address the agents dial back to")
-      ->option_text("ADDR")
-      ->group(hosts);
-  app.add_option("--tree-threshold", tree_threshold, "Launch as a tree above N hosts (32)")
-      ->option_text("N")
-      ->group(hosts);
-  app.add_flag("--no-tls", o.no_tls, "Plain TCP between hosts (trusted networks only)")
-      ->group(hosts);
+  option(hosts, "--launcher", o.launcher, "KIND", "How hosts are started: auto, local, ssh, slurm");
+  option(hosts, "-H,--host", o.hosts, "HOSTS", "Hosts: a,b or node[01-04] or user@host:slots");
+  option(hosts, "--hostfile", o.hostfile, "FILE", "File of hosts, one 'host slots=N' a line");
+  flag(hosts, "--oversubscribe", o.oversubscribe,
+       "Accepted; slots never limit (SLURM: past tasks)");
+  option(hosts, "--ssh-command", o.ssh_command, "CMD", "ssh client and its options (default: ssh)");
+  option(hosts, "--agent-path", o.agent_path, "PATH", "meshrun-agent's path on the hosts");
+  option(hosts, "--bind", o.bind, "ADDR", "Address the agents dial back to");
+  option(hosts, "--tree-threshold", tree_threshold, "N", "Launch as a tree above N hosts (32)");
+  flag(hosts, "--no-tls", o.no_tls, "Plain TCP between hosts (trusted networks only)");
 
   const char* output = "Output";
-  app.add_flag("-l,--tag-output", o.tag, "Prefix every output line with [rank]")->group(output);
-  app.add_option("--output-filename", o.output_filename,
-                 "Write each rank's output to a file (%r rank, %h host)")
-      ->option_text("PATTERN")
-      ->group(output);
-  app.add_flag("--raw", o.raw, "Pass output through unbuffered, not line by line")->group(output);
-  app.add_option("--stdin", o.stdin_mode, "Who reads meshrun's stdin: rank0, all, none")
-      ->option_text("WHO")
-      ->group(output);
+  flag(output, "-l,--tag-output", o.tag, "Prefix every output line with [rank]");
+  option(output, "--output-filename", o.output_filename, "PATTERN",
+         "Each rank's output to a file (%r rank, %h host)");
+  flag(output, "--raw", o.raw, "Pass output through unbuffered, not line by line");
+  option(output, "--stdin", o.stdin_mode, "WHO", "Who reads meshrun's stdin: rank0, all, none");
 
   const char* time = "Signals and time";
-  app.add_option("--timeout", o.timeout, "End the job after DURATION (90s, 5m); exit 124")
-      ->option_text("DURATION")
-      ->group(time);
-  app.add_option("--grace", o.grace, "Time from the first signal to SIGKILL (default 5s)")
-      ->option_text("DURATION")
-      ->group(time);
-  app.add_option("--signal-forward", o.signal_forward,
-                 "What ranks get first on Ctrl-C or SIGTERM (term)")
-      ->option_text("SIG")
-      ->group(time);
-  app.add_option("--heartbeat-timeout", o.heartbeat_timeout,
-                 "Silence after which a host is lost (default 10s)")
-      ->option_text("DURATION")
-      ->group(time);
-  app.add_option("--start-timeout", o.start_timeout, "Time a host may take to start (default 10s)")
-      ->option_text("DURATION")
-      ->group(time);
+  option(time, "--timeout", o.timeout, "DURATION",
+         "End the job after DURATION (90s, 5m); exit 124");
+  option(time, "--grace", o.grace, "DURATION",
+         "Time from the first signal to SIGKILL (default 5s)");
+  option(time, "--signal-forward", o.signal_forward, "SIG",
+         "What ranks get first on Ctrl-C or SIGTERM (term)");
+  option(time, "--heartbeat-timeout", o.heartbeat_timeout, "DURATION",
+         "Silence after which a host is lost (default 10s)");
+  option(time, "--start-timeout", o.start_timeout, "DURATION",
+         "Time a host may take to start (default 10s)");
 
   const char* diag = "Diagnostics";
-  app.add_flag("-v,--verbose", o.verbose, "More detail (-vv: messages too)")->group(diag);
-  app.add_flag("-q,--quiet", o.quiet, "Only errors (and security warnings)")->group(diag);
-  app.add_flag("-V,--version", o.show_version, "Print the version and protocol, and exit")
-      ->group(diag);
+  flag(diag, "-v,--verbose", o.verbose, "More detail (-vv: messages too)");
+  flag(diag, "-q,--quiet", o.quiet, "Only errors (and security warnings)");
+  flag(diag, "-V,--version", o.show_version, "Print the version and protocol, and exit");
   app.set_help_flag("-h,--help", "Print this help and exit")->group(diag);
 
   const auto args = with_our_spellings(app, argc, argv);

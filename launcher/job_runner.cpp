@@ -45,6 +45,7 @@
 #include "util/fd_limit.hpp"
 #include "util/job_dir.hpp"
 #include "util/log.hpp"
+#include "util/number_ranges.hpp"
 
 namespace meshrun {
 namespace {
@@ -54,7 +55,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
 
-// "0-3, 7, 9-10"
 // An argument as a shell would need it typed, for the --dry-run map.
 std::string shell_quote(const std::string& arg) {
   if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -497,7 +497,7 @@ class Job {
       const bool done = co_await client_.wait_all_exited(deadline);
       if (!done) {
         log::error("timed out after " + format_seconds(spec_.timeout) +
-                   "; ranks still running: " + rank_ranges(client_.running_ranks()));
+                   "; ranks still running: " + number_ranges(client_.running_ranks()));
         client_.fail({"timeout", kExitTimeout});
         timed_out_ = true;
       }
@@ -631,7 +631,7 @@ class Job {
       std::string what = kWhat[key.first];
       if (key.first == 0) what += std::to_string(key.second);
       if (key.first == 1) what += signal_name(key.second);
-      out += "; " + what + (ranks.size() == 1 ? ": rank " : ": ranks ") + rank_ranges(ranks);
+      out += "; " + what + (ranks.size() == 1 ? ": rank " : ": ranks ") + number_ranges(ranks);
     }
     if (log::enabled(log::Level::verbose)) out += "; took " + format_duration(took);
     return out;

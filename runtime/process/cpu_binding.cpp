@@ -8,6 +8,8 @@
 #include <tuple>
 #include <utility>
 
+#include "util/number_ranges.hpp"
+
 namespace meshrun {
 namespace {
 
@@ -181,16 +183,7 @@ RankCpus cpus_for(const CpuTopology& t, CpuBinding b, uint32_t local) {
 }
 
 std::string cpu_list(const std::vector<int>& cpus) {
-  std::string out;
-  for (size_t i = 0; i < cpus.size();) {
-    size_t j = i;
-    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1)
-      ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(cpus[i]);
-    if (j > i) out += "-" + std::to_string(cpus[j]);
-    i = j + 1;
-  }
-  return out;
+  return number_ranges(cpus, ",");
 }
 
 std::string describe(const RankCpus& r) {

@@ -384,7 +384,7 @@ tree)
     for t in 4 32; do
         "$MESHRUN" -v -H "$all" --tree-threshold $t --ssh-command "$SSH" -- true \
             >/dev/null 2>"$work/err" || fail "timing run (threshold $t) failed"
-        echo "threshold $t: $(grep -E ' after [0-9.]+ ms' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
+        echo "threshold $t: $(grep -E ' after [0-9.]+ m?s$' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
     done
     ;;
 
@@ -515,7 +515,9 @@ bench)
                 "$MESHRUN" -v $flag -H "$hosts" --ssh-command "$SSH" -- true >/dev/null \
                     2>"$work/err" ||
                     { fail "bench $n hosts failed"; sed 's/^/  | /' "$work/err"; break; }
-                times+=("$(sed -n 's/.*hosts ready after \([0-9.]*\) ms.*/\1/p' "$work/err")")
+                # "hosts ready after 85 ms" or "... after 1.2 s": in ms.
+                times+=("$(awk '/hosts ready after/ {print $(NF - 1) * ($NF == "s" ? 1000 : 1)}' \
+                    "$work/err")")
             done
             median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
             echo "$tls hosts=$n ready ms: ${times[*]} (median $median)"
