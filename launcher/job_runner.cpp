@@ -662,6 +662,10 @@ JobOutcome run_job(const JobSpec& spec, const RunOptions& options) {
     log::error(plan.error().message);
     return {plan.error().code == Errc::invalid_argument ? exit_status::kUsage : kExitLaunchFailed};
   }
+  if (auto fds = check_descriptors(spec, *plan); !fds) {
+    log::error(fds.error().message);
+    return {kExitLaunchFailed};
+  }
   if (options.dry_run) {
     print_dry_run(spec, *plan);
     return {exit_status::kOk};
@@ -673,10 +677,6 @@ JobOutcome run_job(const JobSpec& spec, const RunOptions& options) {
   if (auto tracking = tracking_from_env(); !tracking) {
     log::error(tracking.error().message);
     return {exit_status::kUsage};
-  }
-  if (auto fds = check_descriptors(spec, *plan); !fds) {
-    log::error(fds.error().message);
-    return {kExitLaunchFailed};
   }
   log::verbose("launcher: " + launcher_name(plan->placement.launcher) + " (" + plan->placement.why +
                ")");
@@ -784,6 +784,10 @@ int check_job(const JobSpec& spec) {
     if (!made) {
       log::error(made.error().message);
       return made.error().code == Errc::invalid_argument ? exit_status::kUsage : kExitLaunchFailed;
+    }
+    if (auto fds = check_descriptors(spec, *made); !fds) {
+      log::error(fds.error().message);
+      return kExitLaunchFailed;
     }
     plan = std::move(*made);
   }
