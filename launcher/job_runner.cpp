@@ -789,6 +789,11 @@ int check_job(const JobSpec& spec) {
       log::error(fds.error().message);
       return kExitLaunchFailed;
     }
+    if (auto out = check_output_options(output_options(spec, *made), made->placement.total());
+        !out) {
+      log::error(out.error().message);
+      return exit_status::kUsage;
+    }
     plan = std::move(*made);
   }
   if (spec.command_mode() && plan) {
