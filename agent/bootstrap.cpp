@@ -10,10 +10,12 @@
 #include <cstring>
 
 #include "agent/host_agent.hpp"
+#include "agent/proc_tracker.hpp"
 #include "alloc/ssh_allocator.hpp"
 #include "auth/tls.hpp"
 #include "channel/address.hpp"
 #include "channel/listener.hpp"
+#include "util/job_dir.hpp"
 #include "util/log.hpp"
 
 namespace meshrun {
@@ -171,13 +173,24 @@ asio::awaitable<int> run_bootstrap(asio::io_context& io, BootstrapConfig config)
   }
   const auto& become = std::get<BecomeHost>(*msg);
   log::set_program("meshrun-agent[host " + std::to_string(become.host_rank) + "]");
+  if (auto tracking = proc_tracker::begin(io, become.job_id, become.host_rank,
+                                          Millis(become.heartbeat_timeout_ms));
+      !tracking) {
+    log::error(tracking.error().message);
+    co_return 1;
+  }
+  log::verbose("processes of the job tracked by " + proc_tracker::description());
   // A first-level host of a tree hands the same TLS material to its children.
   std::string bundle;
   if (!become.subtree.hosts.empty()) bundle = config.tls_bundle;
   OPENSSL_cleanse(config.tls_bundle.data(), config.tls_bundle.size());
   HostAgent agent(io, conn, listener ? std::move(*listener) : nullptr, *secret, tls,
                   std::move(bundle), become, config.agent_path);
-  co_return co_await agent.run();
+  const int status = co_await agent.run();
+  // A launcher on this machine that was killed left its job directory (and
+  // our socket in it) behind.
+  if (status != 0 && launcher.kind == Address::Kind::unix_socket) remove_stale_job_dirs();
+  co_return status;
 }
 
 }  // namespace meshrun

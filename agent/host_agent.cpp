@@ -167,6 +167,21 @@ asio::awaitable<bool> HostAgent::serve_upstream() {
           procs_.create(*create);
         } else if (auto* sig = std::get_if<SignalProcs>(&*msg)) {
           procs_.signal_all(sig->signal);
+          // After Ctrl-Z has stopped the ranks, meshrun stops itself: silent
+          // until SIGCONT, not lost (its connection still shows if it dies).
+          if (sig->signal == SIGTSTP || sig->signal == SIGCONT)
+            launcher_stopped_ = sig->signal == SIGTSTP;
+        } else if (auto* stop_mesh = std::get_if<StopProcs>(&*msg);
+                   stop_mesh && !stop_mesh->mesh.empty()) {
+          // One proc mesh, while the job goes on: the upstream is not held.
+          if (auto hold = gate_.enter())
+            asio::co_spawn(
+                io_,
+                [this, mesh = stop_mesh->mesh, grace = Millis(stop_mesh->grace_ms),
+                 h = std::move(*hold)]() -> asio::awaitable<void> {
+                  co_await procs_.stop_mesh(mesh, grace);
+                },
+                asio::detached);
         } else if (auto* stop_procs = std::get_if<StopProcs>(&*msg)) {
           stopping_ = true;
           grace_ = Millis(stop_procs->grace_ms);
@@ -374,7 +389,7 @@ asio::awaitable<void> HostAgent::heartbeat() {
     timer.expires_after(period);
     co_await timer.async_wait(kTuple);
     const auto now = std::chrono::steady_clock::now();
-    if (now - upstream_->last_receive() > timeout) {
+    if (now - upstream_->last_receive() > timeout && !launcher_stopped_) {
       log::warn("no word from the launcher for " + std::to_string(timeout.count()) + " ms");
       upstream_->close();
       co_return;

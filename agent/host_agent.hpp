@@ -98,6 +98,7 @@ class HostAgent {
   std::vector<uint32_t> child_ranks_;   // sorted
   Millis grace_{5000};
   bool stopping_ = false;
+  bool launcher_stopped_ = false;  // by Ctrl-Z: its silence is expected
   std::unique_ptr<SshAllocator> subtree_;
   std::map<uint32_t, ChildHost> children_;  // by job-wide host rank
   Notifier children_changed_;

@@ -14,8 +14,10 @@
 #include <string>
 
 #include "agent/bootstrap.hpp"
+#include "agent/keeper.hpp"
 #include "agent/proc.hpp"
 #include "auth/tls.hpp"
+#include "util/fd_limit.hpp"
 #include "util/log.hpp"
 #include "util/malloc_tuning.hpp"
 #include "wire/protocol.hpp"
@@ -115,11 +117,18 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (env_or("MESHRUN_VERBOSE", "") == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
-  if (env_or("MESHRUN_VERBOSE", "") == "2") meshrun::log::set_level(meshrun::log::Level::debug);
+  // meshrun's -q (0), -v (1) and -vv (2), for the agent and its procs.
+  const std::string verbosity = env_or("MESHRUN_VERBOSE", "");
+  if (verbosity == "0") meshrun::log::set_level(meshrun::log::Level::error);
+  if (verbosity == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
+  if (verbosity == "2") meshrun::log::set_level(meshrun::log::Level::debug);
 
   asio::io_context io(1);
   if (mode == "bootstrap") {
+    // Before the secret is read: a rank (same user) must not read it out of
+    // this process through /proc/PID/mem or ptrace.
+    ::prctl(PR_SET_DUMPABLE, 0);
+    meshrun::raise_fd_limit();
     meshrun::BootstrapConfig cfg;
     cfg.launcher_addresses = env_or("MESHRUN_BOOTSTRAP_ADDR", "");
     // Under srun (one agent task per node) the task rank is the host index.
@@ -130,6 +139,12 @@ int main(int argc, char** argv) {
     if (cfg.launcher_addresses.empty()) {
       meshrun::log::error("MESHRUN_BOOTSTRAP_ADDR is not set: meshrun-agent is started by meshrun");
       return 2;
+    }
+    // The keeper forks off while this process holds no secret and runs one
+    // thread; the agent goes on below.
+    if (std::string why; !meshrun::keeper::start(argv, why)) {
+      meshrun::log::error("cannot start the keeper that ends this host's job with it: " + why);
+      return 1;
     }
     cfg.secret_hex = read_secret_line();
     if (!read_tls_bundle(cfg.tls_bundle)) {

@@ -1,4 +1,5 @@
 #include "agent/proc_manager.hpp"
+#include "agent/proc_tracker.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,9 +21,15 @@
 #include <mutex>
 #include <thread>
 
-#include "process/line_splitter.hpp"
+#include "agent/output_stream.hpp"
+#include "agent/rank_environment.hpp"
+#include "agent/torch_error_file.hpp"
+#include "channel/address.hpp"
+#include "process/cpu_binding.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
+#include "util/duration_format.hpp"
+#include "util/fd_limit.hpp"
 #include "util/log.hpp"
 #include "wire/actor_frames.hpp"
 
@@ -38,8 +45,10 @@ constexpr size_t kReadChunk = 64 * 1024;
 // How long a proc's pipes may stay open after it exited (a grandchild may
 // hold them) before its exit is reported anyway.
 constexpr Millis kDrainAfterExit{2000};
-// The descriptor a command rank finds its PMI socket on (PMI_FD).
+// The descriptor a command rank finds its PMI socket on (PMI_FD), and an
+// actor proc its control socket on (MESHRUN_CONTROL_FD).
 constexpr int kPmiFd = 3;
+constexpr int kControlFd = 3;
 constexpr unsigned kSpawnerThreads = 4;
 
 struct Fd {
@@ -59,42 +68,6 @@ struct Fd {
   }
   int release() { return std::exchange(fd, -1); }
 };
-
-// The agent's environment without what only the agent itself needed to start.
-std::vector<std::string> current_environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("MESHRUN_BOOTSTRAP_ADDR=") || kv.starts_with("MESHRUN_HOST_INDEX="))
-      continue;
-    // Under SLURM the agent is a task of meshrun's own srun step; what srun
-    // told it about that step is wrong for a rank (set per rank below).
-    if (kv.starts_with("SLURM_STEP") || kv.starts_with("SLURM_PROCID=") ||
-        kv.starts_with("SLURM_LOCALID=") || kv.starts_with("SLURM_TASK_PID=") ||
-        kv.starts_with("SLURM_CPU_BIND") || kv.starts_with("SLURM_SRUN_COMM") ||
-        kv.starts_with("SLURM_LAUNCH_NODE_IPADDR=") || kv.starts_with("SLURM_GTIDS="))
-      continue;
-    env.emplace_back(kv);
-  }
-  return env;
-}
-
-void set_env(std::vector<std::string>& env, const std::string& key, const std::string& value) {
-  const std::string prefix = key + "=";
-  for (auto& e : env)
-    if (e.starts_with(prefix)) {
-      e = prefix + value;
-      return;
-    }
-  env.push_back(prefix + value);
-}
-
-std::string env_value(const std::vector<std::string>& env, const std::string& key) {
-  const std::string prefix = key + "=";
-  for (const auto& e : env)
-    if (e.starts_with(prefix)) return e.substr(prefix.size());
-  return {};
-}
 
 // A TCP port nobody listens on right now, for MASTER_PORT.
 uint16_t free_tcp_port() {
@@ -152,6 +125,7 @@ void ProcManager::report(const Proc& proc, const ExitStatus* status, std::string
     s.code = status->exited ? status->code : status->signal;
     s.core_dumped = status->core_dumped;
     if (proc.terminated && detail.empty()) detail = kStoppedByMeshrun;
+    s.notes = proc.notes;
   }
   s.detail = std::move(detail);
   upstream_->send(s);
@@ -164,12 +138,57 @@ void ProcManager::make_pmi_job(const CreateProcs& request) {
   cfg.size = static_cast<int>(request.mesh_size);
   cfg.local_size = static_cast<int>(request.procs.size());
   cfg.host_rank = host_rank_;
-  for (uint32_t n : request.ranks_per_host)
+  for (uint32_t n : layout_.ranks_per_host)
     cfg.ranks_per_host.push_back(static_cast<int>(n));
-  if (cfg.ranks_per_host.empty()) cfg.ranks_per_host.assign(1, static_cast<int>(request.mesh_size));
   pmi_job_ = std::make_unique<ClusterPmiJob>(
       std::move(cfg), [this](const PmiBarrierIn& in) { upstream_->send(in); },
       [this](const PmiAbortRank& a) { upstream_->send(a); });
+}
+
+// What every rank of this host shares, computed once per CreateProcs.
+void ProcManager::prepare_environment(const CreateProcs& request) {
+  // An uneven layout (-N 2 -n 5) comes with every host's count.
+  layout_ = request.ranks_per_host.empty()
+                ? JobLayout::blocks(request.mesh_size, request.local_size)
+                : JobLayout{request.ranks_per_host};
+  job_env_ = JobEnvironment{};
+  for (char** e = environ; e && *e; ++e)
+    job_env_.inherited.emplace_back(*e);
+  job_env_.job = request.env;
+  job_env_.size = request.mesh_size;
+  job_env_.local_size = request.local_size;
+  job_env_.host_rank = host_rank_;
+  job_env_.num_hosts = layout_.num_hosts();
+  job_env_.command = !request.command.empty();
+  job_env_.under_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
+  job_env_.control_fd = kControlFd;
+  job_env_.pmi_fd = kPmiFd;
+  host_env_ = host_environment(job_env_);
+  if (job_env_.command && !job_dir_) {
+    auto dir = ranks_dir(env_value(request.env, "MESHRUN_JOB_ID"), host_rank_);
+    if (dir)
+      job_dir_.emplace(std::move(*dir));
+    else
+      log::warn(dir.error().message + "; ranks get no TORCHELASTIC_ERROR_FILE");
+  }
+}
+
+// Where the ranks' own files go on this host (TORCHELASTIC_ERROR_FILE, the
+// PMIx server's): inside the launcher's job directory when this agent runs
+// beside the launcher (it dials back over a unix socket there), so they go
+// with it whatever ends the agent; else a job directory of the agent's own.
+Result<JobDir> ProcManager::ranks_dir(const std::string& job_id, uint32_t host_rank) {
+  const char* bootstrap = std::getenv("MESHRUN_BOOTSTRAP_ADDR");
+  std::string_view first = bootstrap ? bootstrap : "";
+  first = first.substr(0, first.find(','));
+  if (auto addr = Address::parse(first); addr && addr->kind == Address::Kind::unix_socket) {
+    const auto slash = addr->path.rfind('/');
+    if (slash != std::string::npos && slash > 0)
+      if (auto dir =
+              JobDir::create_under(addr->path.substr(0, slash), "host" + std::to_string(host_rank)))
+        return dir;
+  }
+  return JobDir::create(job_id);
 }
 
 // Threads that make processes. spawn_process waits until its vfork child has
@@ -224,6 +243,19 @@ struct ProcManager::Launch {
 };
 
 void ProcManager::create(const CreateProcs& request) {
+  // Refused before any of them starts, rather than failing at the rank that
+  // runs out of descriptors.
+  if (auto fds = check_fd_limit(procs_.size() + request.procs.size(), 0); !fds) {
+    for (const auto& entry : request.procs) {
+      ProcStatus s;
+      s.proc = entry.proc;
+      s.state = ProcState::failed;
+      s.detail = fds.error().message;
+      upstream_->send(s);
+    }
+    return;
+  }
+  prepare_environment(request);
   if (!request.command.empty() && !pmi_job_) make_pmi_job(request);
   if (!spawners_) spawners_ = std::make_shared<SpawnerPool>(kSpawnerThreads);
   batch_start_ = std::chrono::steady_clock::now();
@@ -241,6 +273,7 @@ void ProcManager::create(const CreateProcs& request) {
 void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) {
   auto proc = std::make_shared<Proc>();
   proc->entry = entry;
+  proc->mesh = request.mesh;
   procs_[entry.proc] = proc;
   auto launch = std::make_shared<Launch>();
   launch->proc = proc;
@@ -289,53 +322,30 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   }
 
   SpawnOptions& opt = launch->opt;
-  opt.env = current_environment();
-  for (const auto& kv : request.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    set_env(opt.env, kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  const auto rank = std::to_string(entry.rank);
-  set_env(opt.env, "MESHRUN_RANK", rank);
-  set_env(opt.env, "MESHRUN_SIZE", std::to_string(request.mesh_size));
-  set_env(opt.env, "MESHRUN_LOCAL_RANK", std::to_string(entry.local_rank));
-  set_env(opt.env, "MESHRUN_LOCAL_SIZE", std::to_string(request.local_size));
-  set_env(opt.env, "MESHRUN_HOST_RANK", std::to_string(host_rank_));
-  set_env(opt.env, "MESHRUN_PROC_NAME", entry.name);
-  if (std::getenv("SLURM_JOB_ID")) {
-    set_env(opt.env, "SLURM_PROCID", rank);
-    set_env(opt.env, "SLURM_LOCALID", std::to_string(entry.local_rank));
-    set_env(opt.env, "SLURM_NTASKS", std::to_string(request.mesh_size));
-    set_env(opt.env, "SLURM_NPROCS", std::to_string(request.mesh_size));
-  }
+  RankSite site;
+  site.rank = entry.rank;
+  site.local_rank = entry.local_rank;
+  site.proc_name = entry.name;
+  site.proc = entry.proc;
+  if (!actor_proc && job_dir_) site.error_file = torch_error_file(job_dir_->path(), entry.rank);
+  opt.env = rank_environment(host_env_, job_env_, site);
   if (actor_proc) {
     opt.program = agent_path_;
     opt.argv = {agent_path_, "proc"};
-    set_env(opt.env, "MESHRUN_CONTROL_FD", "3");
-    set_env(opt.env, "MESHRUN_PROC_ID", std::to_string(entry.proc));
-    opt.fds.emplace_back(3, launch->ctl_child.fd);
+    opt.fds.emplace_back(kControlFd, launch->ctl_child.fd);
   } else {
     opt.program = request.command.front();
     opt.argv = request.command;
-    // torchrun's names, then PMI-1's for MPI programs.
-    set_env(opt.env, "RANK", rank);
-    set_env(opt.env, "WORLD_SIZE", std::to_string(request.mesh_size));
-    set_env(opt.env, "LOCAL_RANK", std::to_string(entry.local_rank));
-    set_env(opt.env, "LOCAL_WORLD_SIZE", std::to_string(request.local_size));
-    set_env(opt.env, "GROUP_RANK", std::to_string(host_rank_));
-    for (const auto& kv : pmi_environment(static_cast<int>(entry.rank),
-                                          static_cast<int>(request.mesh_size), kPmiFd)) {
-      auto eq = kv.find('=');
-      set_env(opt.env, kv.substr(0, eq), kv.substr(eq + 1));
-    }
     opt.fds.emplace_back(kPmiFd, launch->pmi_child.fd);
     opt.stdin_fd = launch->in_r.fd;
   }
   opt.cwd = request.cwd;
+  opt.cpus = bound_cpus(request.env, entry.local_rank);  // --bind-to
   opt.stdout_fd = launch->out_w.fd;
   opt.stderr_fd = launch->err_w.fd;
   opt.new_process_group = true;
   opt.die_with_parent = true;
+  opt.cgroup_procs_fd = proc_tracker::spawn_cgroup_fd();
 
   ++spawning_;
   ++batch_size_;
@@ -409,11 +419,8 @@ void ProcManager::finish_spawn(Launch& launch) {
     if (proc->pending_signal) proc->child->signal_group(proc->pending_signal);
   }
   if (spawning_ == 0 && batch_size_ > 0) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - batch_start_)
-                        .count();
     log::verbose("spawned " + std::to_string(batch_size_) + " procs in " +
-                 std::to_string(us / 1000.0) + " ms");
+                 format_duration(std::chrono::steady_clock::now() - batch_start_));
     batch_size_ = 0;
   }
   changed_.notify();
@@ -424,10 +431,13 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   asio::posix::stream_descriptor pipe(io_, fd);
   asio::error_code ignored;
   pipe.non_blocking(true, ignored);
-  LineSplitter lines;
-  Output out;
+  Output out;  // raw mode
   out.proc = proc->entry.proc;
   out.stream = stream;
+  std::shared_ptr<OutputStream> lines;
+  if (!raw)
+    lines = OutputStream::create(io_, proc->entry.proc, stream, job_env_.size > 1,
+                                 [this](const Output& o) { upstream_->send(o); });
   // Wait first, then read into the one scratch buffer all pipes share: an
   // idle rank's two pipes then cost no buffer of their own.
   if (output_scratch_.empty()) output_scratch_.resize(kReadChunk);
@@ -440,18 +450,14 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec) break;
     const std::string_view got(output_scratch_.data(), n);
-    if (raw) {
-      out.data.assign(got);
-    } else {
-      out.data = lines.feed(got);
-      if (out.data.empty()) continue;
+    if (lines) {
+      lines->feed(got);
+      continue;
     }
+    out.data.assign(got);
     upstream_->send(out);
   }
-  if (!raw) {
-    out.data = lines.finish();
-    if (!out.data.empty()) upstream_->send(out);
-  }
+  if (lines) lines->finish();
   --proc->open_streams;
   changed_.notify();
 }
@@ -546,6 +552,8 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
     proc->exit_fd->close(ignored);
   }
   ExitStatus st = co_await proc->child->wait();
+  if (!st.success() && !proc->terminated && job_dir_)
+    proc->notes = torch_error_notes(torch_error_file(job_dir_->path(), proc->entry.rank));
   // Let the output that was written before the exit reach the launcher first.
   co_await changed_.wait_until([&] { return proc->open_streams == 0; },
                                std::chrono::steady_clock::now() + kDrainAfterExit);
@@ -602,8 +610,16 @@ asio::awaitable<bool> ProcManager::wait_queued_below(
 }
 
 void ProcManager::signal_all(int sig) {
-  const bool ending = sig == SIGTERM || sig == SIGKILL;
+  signal_where([](const Proc&) { return true; }, sig);
+}
+
+void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, int sig) {
+  // The launcher sends SIGINT, SIGHUP or SIGQUIT only to end the job
+  // (--signal-forward); they end it like SIGTERM.
+  const bool ending =
+      sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
   for (const auto& [rank, p] : procs_) {
+    if (!which(*p)) continue;
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
         p->terminated = true;
@@ -617,7 +633,7 @@ void ProcManager::signal_all(int sig) {
     if (ending) p->terminated = true;
     p->child->signal_group(sig);
     // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
-    if (sig == SIGTERM) p->child->signal_group(SIGCONT);
+    if (ending && sig != SIGKILL) p->child->signal_group(SIGCONT);
   }
 }
 
@@ -683,12 +699,30 @@ asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
 }
 
 asio::awaitable<void> ProcManager::stop_all(Millis grace) {
+  co_await stop_where([](const Proc&) { return true; }, grace);
+  // What the ranks started outside their process groups (daemons, setsid).
+  co_await proc_tracker::sweep(io_, Millis(5000));
+}
+
+asio::awaitable<void> ProcManager::stop_mesh(std::string mesh, Millis grace) {
+  co_await stop_where([mesh](const Proc& p) { return p.mesh == mesh; }, grace);
+}
+
+asio::awaitable<void> ProcManager::stop_where(std::function<bool(const Proc&)> which,
+                                              Millis grace) {
   using Clock = std::chrono::steady_clock;
-  auto all_reaped = [this] { return live() == 0; };
+  auto all_reaped = [this, &which] {
+    if (spawning_ > 0) return false;
+    for (const auto& [id, p] : procs_)
+      if (which(*p) && p->child && !p->child->reaped()) return false;
+    return true;
+  };
+  auto signal = [&](int sig) { signal_where(which, sig); };
   bool asked = false;
   StopProcs stop;
   stop.grace_ms = static_cast<uint32_t>(grace.count());
   for (const auto& [rank, p] : procs_) {
+    if (!which(*p)) continue;
     if (p->child && !p->child->try_reap()) {
       p->state = ProcState::stopping;
       p->terminated = true;
@@ -705,10 +739,10 @@ asio::awaitable<void> ProcManager::stop_all(Millis grace) {
     log::verbose("procs did not stop when asked; sending SIGTERM");
   }
   if (!all_reaped()) {
-    signal_all(SIGTERM);
+    signal(SIGTERM);
     if (!co_await changed_.wait_until(all_reaped, Clock::now() + grace)) {
       log::verbose("procs did not stop after SIGTERM; sending SIGKILL");
-      signal_all(SIGKILL);
+      signal(SIGKILL);
       co_await changed_.wait_until(all_reaped, Clock::now() + Millis(5000));
     }
   }

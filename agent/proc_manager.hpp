@@ -11,12 +11,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "agent/job_layout.hpp"
 #include "agent/pmi_cluster_job.hpp"
+#include "agent/rank_environment.hpp"
 #include "channel/connection.hpp"
 #include "pmi/pmi_server.hpp"
 #include "process/child.hpp"
+#include "util/job_dir.hpp"
 #include "util/notifier.hpp"
 #include "wire/messages.hpp"
 
@@ -63,11 +67,14 @@ class ProcManager {
   // Stop message, SIGTERM to each group after `grace`, SIGKILL after another
   // `grace`; returns when every proc is reaped.
   asio::awaitable<void> stop_all(Millis grace);
+  // The same for one proc mesh's procs only (a controller stopping it).
+  asio::awaitable<void> stop_mesh(std::string mesh, Millis grace);
   size_t live() const;
 
  private:
   struct Proc {
     ProcEntry entry;
+    std::string mesh;  // the proc mesh it belongs to
     std::unique_ptr<Child> child;
     // A second pidfd: readable once the proc exited, before it is reaped.
     std::unique_ptr<asio::posix::stream_descriptor> exit_fd;
@@ -82,10 +89,13 @@ class ProcManager {
     std::deque<std::string> stdin_queue;
     bool stdin_writing = false;
     bool stdin_eof = false;
+    std::vector<std::string> notes;  // for the launcher's report, when it ends
   };
 
   struct Launch;
   void spawn_one(const CreateProcs& request, const ProcEntry& entry);
+  void signal_where(const std::function<bool(const Proc&)>& which, int sig);
+  asio::awaitable<void> stop_where(std::function<bool(const Proc&)> which, Millis grace);
   void finish_spawn(Launch& launch);
   asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
   asio::awaitable<void> serve_proc(std::shared_ptr<Proc> proc);
@@ -94,6 +104,8 @@ class ProcManager {
   asio::awaitable<void> write_stdin(std::shared_ptr<Proc> proc);
   void input(const Input& in);
   void make_pmi_job(const CreateProcs& request);
+  void prepare_environment(const CreateProcs& request);
+  static Result<JobDir> ranks_dir(const std::string& job_id, uint32_t host_rank);
   void report(const Proc& proc, const ExitStatus* status = nullptr, std::string detail = {});
 
   asio::io_context& io_;
@@ -114,6 +126,10 @@ class ProcManager {
   size_t spawning_ = 0;  // spawns handed to a spawner and not finished
   std::chrono::steady_clock::time_point batch_start_;
   size_t batch_size_ = 0;
+  std::optional<JobDir> job_dir_;  // command mode: the ranks' files on this host
+  JobLayout layout_;
+  JobEnvironment job_env_;
+  std::vector<std::string> host_env_;                // what every rank of this host shares
   std::unique_ptr<ClusterPmiJob> pmi_job_;           // command mode; outlives the procs' sessions
   std::map<uint32_t, std::shared_ptr<Proc>> procs_;  // by job-wide proc id
   Notifier changed_;

@@ -54,11 +54,12 @@ EOF
   fi
 }
 
-# The MPI program the peer launches: the build tree's fixture, else mpicc.
+# The MPI program the peer launches: the build tree's fixture, else MPICH's
+# compiler by name (plain mpicc is Open MPI's once openmpi-bin is installed).
 MPI_HELLO=$B/tests/fixtures/mpi/mpi_hello
-if [ ! -x "$MPI_HELLO" ] && need mpicc; then
+if [ ! -x "$MPI_HELLO" ] && need mpicc.mpich; then
   MPI_HELLO=$TMP/mpi_hello
-  mpicc -O1 -o "$MPI_HELLO" "$SRC/tests/fixtures/mpi/mpi_hello.c" 2>/dev/null || MPI_HELLO=
+  mpicc.mpich -O1 -o "$MPI_HELLO" "$SRC/tests/fixtures/mpi/mpi_hello.c" 2>/dev/null || MPI_HELLO=
 fi
 HYDRA=
 need mpiexec.hydra && HYDRA=mpiexec.hydra

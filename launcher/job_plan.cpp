@@ -6,6 +6,7 @@
 #include "alloc/slurm_allocator.hpp"
 #include "launcher/locate.hpp"
 #include "plugin/plugin_library.hpp"
+#include "process/cpu_binding.hpp"
 
 namespace meshrun {
 namespace {
@@ -103,8 +104,8 @@ ProcMesh planned_procs(const JobSpec& spec, const Plan& plan) {
   auto extent = hosts ? hosts->concat(plan.per_host) : Result<Extent>(hosts.error());
   if (extent) m.extent = *extent;
   m.first.push_back(0);
-  for (uint32_t h = 0; h < plan.hosts; ++h)
-    m.first.push_back(m.first.back() + static_cast<uint32_t>(plan.per_host.num_ranks()));
+  for (uint32_t n : plan.placement.ranks)
+    m.first.push_back(m.first.back() + n);
   return m;
 }
 
@@ -141,24 +142,29 @@ Result<Plan> make_plan(const JobSpec& spec, bool checking) {
     return make_error(Errc::invalid_argument,
                       "the per-host extent cannot have a 'hosts' dimension");
   plan.per_host = *extent;
-  auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
+  auto placement = place(spec);
   if (!placement && checking && spec.hosts.launcher == LauncherKind::slurm &&
       !in_slurm_allocation()) {
     // Checked as if inside an allocation of the hosts the spec asks for.
     Placement p;
     p.launcher = LauncherKind::slurm;
-    p.per_host = static_cast<uint32_t>(extent->num_ranks());
-    for (uint32_t i = 0; i < std::max(1u, spec.hosts.count); ++i)
+    const uint32_t hosts = std::max(1u, spec.hosts.count);
+    for (uint32_t i = 0; i < hosts; ++i) {
       p.hosts.push_back({"", "node" + std::to_string(i), 0});
-    plan.unchecked.push_back("the SLURM placement (" + placement.error().message + ")");
+      p.ranks.push_back(static_cast<uint32_t>(extent->num_ranks()));
+    }
+    plan.unchecked.push_back(
+        "the SLURM placement (hosts and ranks are laid out inside the "
+        "allocation)");
     placement = p;
   }
   if (!placement) return placement.error();
   plan.placement = *placement;
-  if (placement->per_host != extent->num_ranks()) {
-    // The launcher chose the ranks per host (SLURM's tasks per node), which it
-    // only does for a job that gave no per-host extent of its own.
-    auto resized = Extent::make({{dims.front().name, placement->per_host}});
+  const uint32_t most = *std::max_element(placement->ranks.begin(), placement->ranks.end());
+  if (most != extent->num_ranks()) {
+    // Placement chose the ranks per host (-n, SLURM's tasks per node), which
+    // it only does for a job without a per-host extent of its own.
+    auto resized = Extent::make({{dims.front().name, most}});
     if (!resized) return resized.error();
     plan.per_host = *resized;
   }
@@ -204,23 +210,36 @@ Result<Plan> make_plan(const JobSpec& spec, bool checking) {
 }
 
 void print_dry_run(const JobSpec& spec, const Plan& plan) {
-  const uint64_t per = plan.per_host.num_ranks();
-  std::printf("launcher: %s (%s)\n", launcher_name(plan.placement.launcher).c_str(),
-              plan.placement.why.c_str());
-  std::printf("%-6s %-8s %-10s %s\n", "rank", "host", "local",
-              spec.command_mode() ? "command" : "proc");
+  const auto& placement = plan.placement;
+  std::printf("launcher: %s (%s)\n", launcher_name(placement.launcher).c_str(),
+              placement.why.c_str());
+  const auto& binding = spec.procs.binding;
+  // The CPUs themselves are known for hosts on this machine only.
+  const bool show_cpus = binding.bound() && !placement.remote();
+  if (binding.bound()) {
+    const CpuObject map = binding.map == CpuObject::none ? binding.bind : binding.map;
+    std::printf("binding: --bind-to %s --map-by %s%s\n", cpu_object_name(binding.bind).c_str(),
+                cpu_object_name(map).c_str(),
+                show_cpus ? ""
+                          : " (each host binds its ranks in local-rank order on its own "
+                            "CPUs)");
+  }
+  const CpuTopology topology = show_cpus ? CpuTopology::current() : CpuTopology{};
+  std::string command;
+  for (const auto& a : spec.procs.command)
+    command += (command.empty() ? "" : " ") + shell_quote(a);
   const ProcMesh procs = planned_procs(spec, plan);
   std::vector<MeshRef> meshes;
   for (const auto& a : spec.actors)
     if (auto r = actor_region(a, procs)) meshes.push_back(*r);
+  std::printf("%-6s %-8s %-6s ", "rank", "host", "local");
+  if (show_cpus) std::printf("%-20s ", "binding");
+  std::printf("%s\n", spec.command_mode() ? "command" : "proc");
+  uint32_t rank = 0;
   for (uint32_t h = 0; h < plan.hosts; ++h)
-    for (uint64_t l = 0; l < per; ++l) {
-      const uint64_t rank = h * per + l;
-      std::string what;
-      if (spec.command_mode()) {
-        for (const auto& a : spec.procs.command)
-          what += (what.empty() ? "" : " ") + shell_quote(a);
-      } else {
+    for (uint32_t l = 0; l < placement.ranks[h]; ++l, ++rank) {
+      std::string what = command;
+      if (!spec.command_mode()) {
         what = spec.procs.name + "_" + std::to_string(rank);
         std::string actors;
         for (size_t i = 0; i < meshes.size(); ++i)
@@ -229,9 +248,9 @@ void print_dry_run(const JobSpec& spec, const Plan& plan) {
                 (actors.empty() ? "" : ", ") + spec.actors[i].name + ": " + spec.actors[i].type;
         if (!actors.empty()) what += " (actor " + actors + ")";
       }
-      std::printf("%-6llu %-8s %-10llu %s\n", static_cast<unsigned long long>(rank),
-                  plan.placement.hosts[h].name.c_str(), static_cast<unsigned long long>(l),
-                  what.c_str());
+      std::printf("%-6u %-8s %-6u ", rank, placement.hosts[h].name.c_str(), l);
+      if (show_cpus) std::printf("%-20s ", describe(cpus_for(topology, binding, l)).c_str());
+      std::printf("%s\n", what.c_str());
     }
   if (spec.controller)
     std::printf("controller: %s (%s), in meshrun\n", spec.controller->type.c_str(),

@@ -94,6 +94,7 @@ class ControlPlane {
 
   HostSet& host_set() { return hosts_; }
   ProcMeshes& procs() { return procs_; }
+  const ProcMeshes& procs() const { return procs_; }
   ActorMeshes& actors() { return actors_; }
   const std::vector<Host>& hosts() const { return hosts_.hosts(); }
   uint64_t late_replies() const { return controller_->late_replies(); }

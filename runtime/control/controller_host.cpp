@@ -124,7 +124,7 @@ std::vector<std::string> ControllerHost::calls_in_flight() const {
 void ControllerHost::host_lost(uint32_t host, const std::string& why) {
   fail_calls_where([host](const MeshRef& target,
                           uint32_t rank) { return target.host_of(target.proc_rank(rank)) == host; },
-                   "host " + std::to_string(host) + " was lost: " + why);
+                   "host " + std::to_string(host) + " " + why);
 }
 
 void ControllerHost::call_finished(const CallInfo& info, const CallResult& result) {

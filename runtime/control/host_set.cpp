@@ -165,7 +165,8 @@ bool HostSet::handle(uint32_t host, Message& msg) {
   }
   if (auto* failed = std::get_if<HostFailed>(&msg)) {
     if (is_child(host, failed->host_rank))
-      lost(failed->host_rank, failed->why, hosts_[failed->host_rank].ready);
+      lost(failed->host_rank, (hosts_[failed->host_rank].ready ? "was lost: " : "") + failed->why,
+           hosts_[failed->host_rank].ready);
     else
       log::warn("host " + std::to_string(host) + " reported host " +
                 std::to_string(failed->host_rank) + ", which is not its child; ignored");
@@ -250,8 +251,10 @@ asio::awaitable<void> HostSet::heartbeat() {
     const auto now = Clock::now();
     for (auto& h : hosts_) {
       if (!h.conn || !h.conn->is_open() || h.via) continue;
-      if (now - h.conn->last_receive() > heartbeat_timeout_) {
-        lost(h.rank, "it has been silent for " + duration_text(heartbeat_timeout_), true);
+      if (now - h.conn->last_receive() > heartbeat_timeout_ && now >= excused_until_) {
+        lost(h.rank,
+             "has been silent for " + duration_text(heartbeat_timeout_) + "; it is considered lost",
+             true);
         h.conn->close();
         continue;
       }
@@ -286,7 +289,7 @@ asio::awaitable<Result<HostMesh>> HostSet::allocate(Allocator& allocator, AgentL
       if (pred(hosts_[i]))
         ++k;
       else if (auto why = allocator.failure(i))
-        lost(static_cast<uint32_t>(i), *why, false);
+        lost(static_cast<uint32_t>(i), *why, false);  // "failed to start: why"
     }
     return k;
   };

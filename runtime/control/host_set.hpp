@@ -69,6 +69,9 @@ class HostSet {
   // every host reported stopped or is lost; closes and reaps.
   asio::awaitable<void> shutdown(Millis grace, Millis timeout);
   bool shutting_down() const { return shutting_down_; }
+  // After meshrun itself was stopped (Ctrl-Z): the hosts' silence until now
+  // is not theirs; judge it again from one heartbeat timeout on.
+  void excuse_silence() { excused_until_ = Clock::now() + heartbeat_timeout_; }
 
   const std::vector<Host>& hosts() const { return hosts_; }
   size_t size() const { return hosts_.size(); }
@@ -89,6 +92,7 @@ class HostSet {
   const Secret& secret_;
   std::shared_ptr<TlsContext> tls_;
   Millis heartbeat_timeout_;
+  Clock::time_point excused_until_{};
   JobState& job_;
   OnMessage on_message_;
   OnLost on_lost_;

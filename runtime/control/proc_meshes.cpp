@@ -201,6 +201,7 @@ void ProcMeshes::on_status(uint32_t host, ProcStatus&& st) {
     const int status = es.shell_status() == 0 ? 1 : es.shell_status();
     const bool ours = s.detail == kStoppedByMeshrun;
     if (m->mesh.commands) {
+      if (on_rank_exit) on_rank_exit(s);
       // A rank ended by the job's teardown did not fail.
       if (!es.success() && !ours) {
         failed_.emplace(
@@ -262,6 +263,19 @@ std::vector<uint32_t> ProcMeshes::running_ranks() const {
   return out;
 }
 
+uint32_t ProcMeshes::rank_count() const {
+  const Mesh* m = commands();
+  return m ? m->mesh.size() : 0;
+}
+
+std::vector<ProcStatus> ProcMeshes::rank_statuses() const {
+  std::vector<ProcStatus> out;
+  if (const Mesh* m = commands())
+    for (const auto& p : m->procs)
+      out.push_back(p.known ? p.status : ProcStatus{});
+  return out;
+}
+
 asio::awaitable<void> ProcMeshes::settle(Millis window) {
   co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + window);
 }
@@ -273,12 +287,13 @@ std::optional<ProcMeshes::RankFailures> ProcMeshes::rank_failures() const {
   return f;
 }
 
-asio::awaitable<void> ProcMeshes::stop_ranks(Millis grace) {
+asio::awaitable<void> ProcMeshes::stop_ranks(Millis grace, int first_signal) {
   if (all_exited()) co_return;
-  signal_all(SIGTERM);
+  signal_all(first_signal);
   if (co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + grace))
     co_return;
-  log::verbose("ranks still running " + duration_text(grace) + " after SIGTERM; sending SIGKILL");
+  log::verbose("ranks still running " + duration_text(grace) + " after " +
+               signal_name(first_signal) + "; sending SIGKILL");
   signal_all(SIGKILL);
   co_await changed_.wait_until([this] { return all_exited(); }, Clock::now() + kKillReportTimeout);
 }

@@ -54,14 +54,18 @@ class ProcMeshes {
 
   // Command mode: the job's one mesh of commands.
   asio::awaitable<bool> wait_all_exited(Clock::time_point deadline);
-  // SIGTERM to every rank, SIGKILL after `grace`; returns once every rank
-  // has been reaped (or its host is lost).
-  asio::awaitable<void> stop_ranks(Millis grace);
+  // `first_signal` (SIGTERM, or what --signal-forward names) to every rank,
+  // SIGKILL after `grace`; returns once every rank has been reaped (or its
+  // host is lost).
+  asio::awaitable<void> stop_ranks(Millis grace, int first_signal);
   // After a rank failed: until every rank ended or `window` passed, so
   // failures that come together are all counted.
   asio::awaitable<void> settle(Millis window);
   bool all_exited() const;
   std::vector<uint32_t> running_ranks() const;
+  // The command mesh's ranks and what each last reported (starting if nothing).
+  uint32_t rank_count() const;
+  std::vector<ProcStatus> rank_statuses() const;
   struct RankFailures {
     uint32_t lowest = 0;  // the lowest-numbered rank that failed on its own
     int status = 1;       // its shell status
@@ -74,6 +78,8 @@ class ProcMeshes {
   void send_input(uint32_t rank, const std::string& data);
   // Actor mode: a proc that ended on its own (not stopped by meshrun).
   std::function<void(const SupervisionEvent&)> on_proc_exited;
+  // Command mode: every rank's end, as its host reported it.
+  std::function<void(const ProcStatus&)> on_rank_exit;
   std::function<void(const std::string&)> on_progress;
 
  private:

@@ -11,7 +11,7 @@ std::string SupervisionEvent::describe() const {
     case Kind::proc_exited:
       return "rank " + std::to_string(rank) + " of proc mesh " + mesh + " (" + where + ") " + cause;
     case Kind::host_lost:
-      return host_text + (hostname.empty() ? "" : " (" + hostname + ")") + " was lost: " + cause;
+      return host_text + (hostname.empty() ? "" : " (" + hostname + ")") + " " + cause;
   }
   return cause;
 }

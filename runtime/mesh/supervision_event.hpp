@@ -14,8 +14,8 @@ struct SupervisionEvent {
   uint32_t rank = 0;  // in that mesh
   uint32_t host = 0;
   std::string hostname;
-  std::string cause;
-  // "actor a0[3] on host 1 (node07) failed: requested failure"
+  std::string cause;  // host_lost: "was lost: ..." or "has been silent for ..."
+  // "actor a0[3] (host 1, node07) failed: requested failure"
   std::string describe() const;
 };
 

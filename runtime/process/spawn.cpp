@@ -18,7 +18,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <system_error>
+
+#include "process/cpu_binding.hpp"
+#include "util/fd_limit.hpp"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -44,7 +48,7 @@ namespace meshrun {
 namespace {
 
 // Where the child failed; only `exec` failures are told apart by errno.
-enum class Stage : int { none = 0, setpgid, pdeathsig, fds, chdir, exec };
+enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, affinity, exec };
 
 struct FdMove {
   int target;
@@ -70,6 +74,11 @@ struct ChildArgs {
   pid_t parent = 0;
   bool new_group = false;
   bool die_with_parent = false;
+  int cgroup_fd = -1;
+  bool reset_nofile = false;  // give the child the soft open-file limit we started with
+  struct rlimit nofile = {};
+  const cpu_set_t* cpus = nullptr;  // nullptr: the parent's CPUs
+  size_t cpus_size = 0;
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
   int report_fd = -1;  // fork only: where the child writes {stage, err}; above temp_base
   volatile int stage = 0;
@@ -124,6 +133,8 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     sigaction(sig, &dfl, nullptr);
   }
 
+  if (a->cgroup_fd >= 0 && pwrite(a->cgroup_fd, "0", 1, 0) != 1)
+    child_fail(a, Stage::cgroup, errno);
   if (a->new_group && setpgid(0, 0) != 0) child_fail(a, Stage::setpgid, errno);
   if (a->die_with_parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a, Stage::pdeathsig, errno);
@@ -163,8 +174,11 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
     next = static_cast<unsigned>(a->report_fd) + 1;
   }
   close_from_to(a, next, ~0U);
+  if (a->reset_nofile) setrlimit(RLIMIT_NOFILE, &a->nofile);
 
   if (a->cwd != nullptr && chdir(a->cwd) != 0) child_fail(a, Stage::chdir, errno);
+  if (a->cpus != nullptr && syscall(SYS_sched_setaffinity, 0, a->cpus_size, a->cpus) != 0)
+    child_fail(a, Stage::affinity, errno);
 
   raw_sigmask(SIG_SETMASK, &a->mask, nullptr);
   execve(a->path, a->argv, a->envp);
@@ -357,7 +371,27 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
   args.max_fd = nofile_limit();
   args.parent = getpid();
   args.new_group = o.new_process_group;
+  // We may have raised our own soft limit (util/fd_limit.hpp); a program
+  // expects the one it would have had (select() breaks above 1024).
+  if (struct rlimit rl; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                        original_fd_limit() < rl.rlim_cur) {
+    args.reset_nofile = true;
+    args.nofile = {static_cast<rlim_t>(original_fd_limit()), rl.rlim_max};
+  }
   args.die_with_parent = o.die_with_parent;
+  args.cgroup_fd = o.cgroup_procs_fd;
+  std::unique_ptr<cpu_set_t, void (*)(cpu_set_t*)> cpus(nullptr, [](cpu_set_t* s) { CPU_FREE(s); });
+  if (!o.cpus.empty()) {
+    const int count = *std::max_element(o.cpus.begin(), o.cpus.end()) + 1;
+    cpus.reset(CPU_ALLOC(count));
+    if (!cpus)
+      return spawn_error(detail, SpawnFailure::other, ENOMEM, program + ": CPU_ALLOC failed");
+    args.cpus_size = CPU_ALLOC_SIZE(count);
+    CPU_ZERO_S(args.cpus_size, cpus.get());
+    for (int c : o.cpus)
+      if (c >= 0) CPU_SET_S(static_cast<size_t>(c), args.cpus_size, cpus.get());
+    args.cpus = cpus.get();
+  }
 
   const uint64_t all = ~uint64_t{0};
   int pidfd = -1;
@@ -441,9 +475,16 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
         return spawn_error(
             detail, SpawnFailure::other, err,
             program + ": cannot change directory to " + o.cwd + ": " + err_text(err));
+      case Stage::affinity:
+        return spawn_error(
+            detail, SpawnFailure::other, err,
+            program + ": cannot bind to CPUs " + cpu_list(o.cpus) + ": " + err_text(err));
       case Stage::fds:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": cannot set up descriptors: " + err_text(err));
+      case Stage::cgroup:
+        return spawn_error(detail, SpawnFailure::other, err,
+                           program + ": cannot join the job's cgroup: " + err_text(err));
       default:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": child setup failed: " + err_text(err));

@@ -25,6 +25,11 @@ struct SpawnOptions {
   // PR_SET_PDEATHSIG(SIGKILL) in the child and exit if the parent already
   // changed, so a child never outlives the process that spawned it.
   bool die_with_parent = true;
+  // An open cgroup.procs of a cgroup v2 the child joins before it execs, so
+  // nothing it runs ever starts outside it (process/cgroup.hpp); -1: none.
+  int cgroup_procs_fd = -1;
+  // Non-empty: the child runs only on these CPUs (sched_setaffinity before exec).
+  std::vector<int> cpus;
 };
 
 // Why exec failed, told apart so launchers can exit 127 / 126.

@@ -2,12 +2,16 @@
 // Plain data; loading and validation live in spec_loader.hpp.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "process/cpu_binding.hpp"
 
 namespace meshrun {
 
@@ -49,6 +53,8 @@ struct HostsSpec {
   Millis heartbeat_timeout{10000};  // silence after which a peer is dead
   uint32_t tree_threshold = 32;     // above this many hosts, launch as a tree
   uint32_t max_parallel = 64;       // concurrent remote starts
+  // Ranks may exceed a SLURM node's tasks (slots in a host list never limit).
+  bool oversubscribe = false;
 };
 
 struct ProcsSpec {
@@ -58,6 +64,11 @@ struct ProcsSpec {
   std::map<std::string, std::string> env;     // extra environment for every rank
   std::string cwd;                            // empty: the launcher's cwd
   Millis spawn_timeout{30000};
+  // -n: the ranks in all, laid out over the hosts by placement (which may
+  // give hosts different counts); 0: every host runs `extent`.
+  uint32_t ranks = 0;
+  uint32_t max_per_host = 0;  // --per-host with -n: a cap; 0: none
+  CpuBinding binding;         // --map-by, --bind-to
 };
 
 // Fix one dimension to [begin, end) (a single value v is [v, v+1)).
@@ -118,9 +129,16 @@ struct JobSpec {
   Millis timeout{0};   // 0: none
   Millis grace{5000};  // SIGTERM to SIGKILL
   Millis shutdown_timeout{10000};
+  int signal_forward = SIGTERM;  // what ranks get first when the job is interrupted
 
   bool command_mode() const { return !procs.command.empty(); }
   bool actor_mode() const { return !actors.empty() || controller.has_value(); }
 };
+
+// What --signal-forward and job.signal_forward may name: the signals the
+// agents take as "the job is ending" (others are forwarded as they come).
+inline bool is_stop_signal(int sig) {
+  return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+}
 
 }  // namespace meshrun

@@ -12,6 +12,9 @@
 #include <sstream>
 
 #include "alloc/hostlist.hpp"
+#include "process/child.hpp"
+#include "spec/toml_depth.hpp"
+#include "util/spelling.hpp"
 
 namespace meshrun {
 
@@ -108,22 +111,6 @@ std::string type_name(toml::node_type t) {
   return "nothing";
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string list_words(std::initializer_list<std::string_view> words) {
   std::string out;
   for (auto w : words)
@@ -159,7 +146,6 @@ class Loader {
     check_keys(root, "", {"job", "hosts", "procs", "actors", "cast", "controller", "output"});
     if (const auto* t = table(root, "", "job")) load_job(*t, spec);
     if (const auto* t = table(root, "", "hosts")) load_hosts(*t, spec.hosts);
-    if (spec.hosts.launcher == LauncherKind::local && spec.hosts.count == 0) spec.hosts.count = 1;
     const auto* procs = table(root, "", "procs");
     if (procs) load_procs(*procs, spec.procs);
     const toml::node* actors = root.get("actors");
@@ -219,17 +205,9 @@ class Loader {
       const std::string_view name = k.str();
       if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
       std::string what = "unknown key \"" + std::string(name) + "\"";
-      std::string_view best;
-      size_t best_distance = 3;
-      for (auto a : allowed) {
-        const size_t d = edit_distance(name, a);
-        if (d < best_distance && d < a.size()) {
-          best = a;
-          best_distance = d;
-        }
-      }
-      if (!best.empty()) what += "; did you mean \"" + std::string(best) + "\"?";
-      what += std::string(best.empty() ? ";" : "") + " allowed " +
+      const auto best = nearest_word(name, std::vector<std::string_view>(allowed));
+      if (best) what += "; did you mean \"" + *best + "\"?";
+      what += std::string(best ? "" : ";") + " allowed " +
               (path.empty() ? "sections" : "keys in [" + path + "]") + ": " + list_words(allowed);
       fail(k.source(), join(path, name), what);
     }
@@ -344,8 +322,15 @@ class Loader {
 
   void load_job(const toml::table& t, JobSpec& spec) const {
     const std::string p = "job";
-    check_keys(t, p, {"name", "timeout", "grace", "shutdown_timeout"});
+    check_keys(t, p, {"name", "timeout", "grace", "shutdown_timeout", "signal_forward"});
     if (auto v = string(t, p, "name", false)) spec.name = *v;
+    if (auto v = string(t, p, "signal_forward", false)) {
+      const auto sig = parse_signal_name(*v);
+      if (!sig || !is_stop_signal(*sig))
+        fail(*t.get("signal_forward"), "job.signal_forward",
+             "unknown value \"" + *v + "\"; use \"int\", \"term\", \"hup\" or \"quit\"");
+      spec.signal_forward = *sig;
+    }
     if (auto v = duration(t, p, "timeout", true)) spec.timeout = *v;
     if (auto v = duration(t, p, "grace", true)) spec.grace = *v;
     if (auto v = duration(t, p, "shutdown_timeout", true)) spec.shutdown_timeout = *v;
@@ -411,14 +396,12 @@ class Loader {
     }
     if (const toml::node* named = list ? list : hostfile) {
       const std::string named_key = list ? "hosts.list" : "hosts.hostfile";
-      if (hosts.launcher == LauncherKind::local || hosts.launcher == LauncherKind::slurm) {
-        const bool local = hosts.launcher == LauncherKind::local;
+      // (With slurm, the list picks nodes of the allocation.)
+      if (hosts.launcher == LauncherKind::local) {
         fail(*named, named_key,
-             "contradicts hosts.launcher = \"" + std::string(local ? "local" : "slurm") + "\" " +
-                 at_line(*launcher) + ": " +
-                 (local ? "the local launcher runs every host on this machine"
-                        : "slurm takes the hosts from the allocation") +
-                 "; remove " + named_key + " or use launcher \"ssh\"");
+             "contradicts hosts.launcher = \"local\" " + at_line(*launcher) +
+                 ": the local launcher runs every host on this machine; remove " + named_key +
+                 ", use count for local hosts, or use launcher \"ssh\"");
       }
       if (hosts.count > hosts.list.size()) {
         fail(*count, "hosts.count",
@@ -460,7 +443,8 @@ class Loader {
 
   void load_procs(const toml::table& t, ProcsSpec& procs) const {
     const std::string p = "procs";
-    check_keys(t, p, {"name", "extent", "command", "env", "cwd", "spawn_timeout"});
+    check_keys(t, p,
+               {"name", "extent", "command", "env", "cwd", "spawn_timeout", "bind_to", "map_by"});
     if (auto v = string(t, p, "name", false)) procs.name = *v;
     if (const auto* extent = table(t, p, "extent")) procs.extent = load_extent(*extent);
     if (const toml::node* n = t.get("command")) {
@@ -480,6 +464,18 @@ class Loader {
     }
     if (auto v = string(t, p, "cwd", false)) procs.cwd = *v;
     if (auto v = duration(t, p, "spawn_timeout", false)) procs.spawn_timeout = *v;
+    procs.binding.bind = cpu_object(t, "bind_to", {"none", "hwthread", "core", "socket"});
+    procs.binding.map = cpu_object(t, "map_by", {"slot", "hwthread", "core", "socket"});
+  }
+
+  CpuObject cpu_object(const toml::table& t, std::string_view key,
+                       std::initializer_list<std::string_view> allowed) const {
+    auto v = string(t, "procs", key);
+    if (!v) return CpuObject::none;
+    if (std::find(allowed.begin(), allowed.end(), *v) == allowed.end())
+      fail(*t.get(key), join("procs", key),
+           "unknown value \"" + *v + "\"; use " + list_words(allowed));
+    return *parse_cpu_object(*v);
   }
 
   std::vector<DimSpec> load_extent(const toml::table& t) const {
@@ -586,6 +582,8 @@ class Loader {
       hosts = spec.hosts.count;
     else if (!spec.hosts.list.empty())
       hosts = static_cast<uint32_t>(spec.hosts.list.size());
+    else if (spec.hosts.launcher == LauncherKind::local)
+      hosts = 1;  // local hosts default to one
     dims.emplace_back("hosts", hosts);
     for (const auto& d : spec.procs.extent)
       dims.emplace_back(d.name, d.size);
@@ -756,6 +754,10 @@ std::filesystem::path base_dir_of(const std::string& source) {
 }  // namespace
 
 JobSpec load_job_spec_text(std::string_view toml_text, const std::string& source) {
+  if (auto deep = find_toml_too_deep(toml_text))
+    throw SpecError(source, deep->line, 0, "",
+                    "tables nested " + std::to_string(deep->depth) + " deep here; a job spec " +
+                        "may nest at most " + std::to_string(kMaxTomlDepth));
   toml::table root;
 #if TOML_EXCEPTIONS
   try {
@@ -783,6 +785,30 @@ JobSpec load_job_spec_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw SpecError(path, 0, 0, "", "cannot read the file");
   return load_job_spec_text(ss.str(), path);
+}
+
+bool parses_as_toml(const std::string& path) {
+  // A job spec is small; a large data file given by mistake is not read whole.
+  constexpr std::uintmax_t kLargest = 16u << 20;
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > kLargest || ec) return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return false;
+  // Too deep for toml++ to parse safely: the loader says so.
+  if (find_toml_too_deep(ss.str())) return true;
+#if TOML_EXCEPTIONS
+  try {
+    (void)toml::parse(ss.str(), std::string_view(path));
+    return true;
+  } catch (const toml::parse_error&) {
+    return false;
+  }
+#else
+  return static_cast<bool>(toml::parse(ss.str(), std::string_view(path)));
+#endif
 }
 
 std::string_view default_job_toml() {

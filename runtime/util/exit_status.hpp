@@ -13,6 +13,8 @@ inline constexpr int kOk = 0;
 // (A command rank's own status is passed through; see kTable.)
 inline constexpr int kFailed = 1;
 inline constexpr int kUsage = 2;  // usage or job spec error
+// Every rank succeeded, but output could not be written (sysexits' EX_IOERR).
+inline constexpr int kOutputLost = 74;
 inline constexpr int kTimeout = 124;
 inline constexpr int kLaunchFailed = 125;
 inline constexpr int kNotExecutable = 126;
@@ -32,11 +34,15 @@ inline constexpr std::array kTable{
         "failed; 128+N if it died of signal N"},
     Row{"1", "an actor failed, or a cast failed or timed out (no controller)"},
     Row{"2", "usage or job spec error"},
-    Row{"124", "--timeout expired"},
+    Row{"74",
+        "every rank succeeded, but some of their output could not be written (each "
+        "error names the file and the rank)"},
+    Row{"124", "--timeout (or job.timeout) expired"},
     Row{"125", "meshrun could not launch the job"},
     Row{"126", "the command is not executable"},
     Row{"127", "the command was not found"},
-    Row{"128+N", "meshrun was interrupted by signal N"},
+    Row{"128+N",
+        "meshrun was interrupted by signal N (129 for SIGHUP, 130 for SIGINT, 143 for SIGTERM)"},
 };
 
 }  // namespace meshrun::exit_status

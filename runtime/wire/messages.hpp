@@ -140,18 +140,20 @@ struct CreateProcs {
   static constexpr MsgType kType = MsgType::create_procs;
   std::string mesh;
   uint32_t mesh_size = 0;
-  uint32_t local_size = 0;               // this host's procs
-  std::vector<uint32_t> ranks_per_host;  // the whole layout, by host (may be uneven)
+  uint32_t local_size = 0;  // this host's procs
   std::vector<ProcEntry> procs;
   std::vector<std::string> command;
   std::vector<std::string> env;  // "KEY=VALUE", added to the agent's environment
   std::string cwd;
   uint8_t stdin_mode = 0;  // StdinMode
   bool raw_output = false;
+  // Uneven layouts (-N 2 -n 5): every host's rank count, in host order, for
+  // PMI_process_mapping; empty when every host runs local_size.
+  std::vector<uint32_t> ranks_per_host;
   template <class F>
   bool fields(F& f) {
-    return f(mesh, mesh_size, local_size, ranks_per_host, procs, command, env, cwd, stdin_mode,
-             raw_output);
+    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output,
+             ranks_per_host);
   }
 };
 
@@ -167,9 +169,10 @@ struct ProcStatus {
   bool core_dumped = false;
   uint8_t spawn_failure = 0;  // SpawnFailure, for failed
   std::string detail;
+  std::vector<std::string> notes;  // for exited: "KEY=VALUE", see rank_notes.hpp
   template <class F>
   bool fields(F& f) {
-    return f(proc, state, pid, exited_normally, code, core_dumped, spawn_failure, detail);
+    return f(proc, state, pid, exited_normally, code, core_dumped, spawn_failure, detail, notes);
   }
 };
 

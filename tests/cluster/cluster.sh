@@ -23,7 +23,7 @@
 #   bad host badkey  netns   mrID-badkey, eth0 10.77.X.3, sshd that rejects client_key
 #   Each namespace: lo up, default route via the bridge address, so hosts reach the
 #   launcher (and each other) over the bridge. sshd runs in its own UTS namespace
-#   too, so `hostname` prints hI.
+#   too, so `hostname` prints hI, and sees the cgroup v2 hierarchy at /sys/fs/cgroup.
 # Files in DIR:
 #   state            line records of everything created (see `record`); down reads it
 #   client_key(.pub) key the launcher uses; authorized_keys holds client_key.pub
@@ -334,8 +334,11 @@ EOF
         # trap undoes bash ignoring INT/QUIT in background commands.
         (
             trap - INT QUIT
+            # ip netns exec gives the host a fresh /sys without the cgroup v2
+            # mount a real machine has (at /sys/fs/cgroup): mount it there.
             exec ip netns exec "${ns_of[$h]}" unshare --uts -- /bin/sh -c \
-                'hostname "$1" && exec "$2" -D -e -f "$3"' sh "$h" "$SSHD" "$dir/$h/sshd_config"
+                'hostname "$1" && { mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || :; } &&
+                 exec "$2" -D -e -f "$3"' sh "$h" "$SSHD" "$dir/$h/sshd_config"
         ) </dev/null >>"$dir/$h/sshd.log" 2>&1 &
         sshd_pid[$h]=$!
         record "sshd $h $! $dir/$h/sshd_config"

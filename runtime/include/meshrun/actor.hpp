@@ -27,18 +27,22 @@
 //
 // A handler may be a coroutine (return meshrun::Task): it can co_await calls
 // to other actors without blocking its proc, and answer its port later.
+// Actors build as C++17 too; coroutine handlers, co_await and controllers
+// need C++20 (meshrun::plugin_sdk asks for it).
 // Build plugins with -fvisibility=hidden: only meshrun_plugin_entry is exported.
 #pragma once
 
-#if __cplusplus < 202002L
-#error "meshrun/actor.hpp needs C++20 (link meshrun::plugin_sdk, or build with -std=c++20)"
-#endif
-
 #include <meshrun/plugin.h>
+
+#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L
+#define MESHRUN_SDK_COROUTINES 1
+#include <coroutine>
+#else
+#define MESHRUN_SDK_COROUTINES 0
+#endif
 
 #include <charconv>
 #include <chrono>
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -322,9 +326,9 @@ struct Replies {
   }
 };
 
-// A coroutine that runs detached: a handler or a controller's run. It starts
-// at once and lives until it ends; an exception in it fails its actor (or
-// ends the job, in a controller).
+#if MESHRUN_SDK_COROUTINES
+// A coroutine that runs detached: a coroutine handler. It starts at once and
+// lives until it ends; an exception in it fails its actor.
 class Task {
  public:
   struct promise_type {
@@ -338,6 +342,7 @@ class Task {
     }
   };
 };
+#endif
 
 namespace detail {
 
@@ -346,8 +351,10 @@ class Pending {
  public:
   virtual ~Pending() = default;
   virtual void complete(const meshrun_result& r) = 0;
+#if MESHRUN_SDK_COROUTINES
   // The coroutine waiting for it, if one is (destroyed with its actor).
   std::coroutine_handle<> waiter;
+#endif
 };
 
 // The pending calls of one actor, so they (and the coroutines waiting for
@@ -370,8 +377,10 @@ class PendingSet {
   void clear() {
     auto all = std::move(set_);
     set_.clear();
-    for (auto& [cookie, p] : all)
-      if (auto h = std::exchange(p->waiter, nullptr)) h.destroy();
+#if MESHRUN_SDK_COROUTINES
+    for (auto& entry : all)
+      if (auto h = std::exchange(entry.second->waiter, nullptr)) h.destroy();
+#endif
   }
 
  private:
@@ -410,11 +419,16 @@ class Awaited : public Pending {
     if (then_) {
       auto fn = std::move(then_);
       fn(take());
-    } else if (auto h = std::exchange(waiter, nullptr)) {
+    }
+#if MESHRUN_SDK_COROUTINES
+    else if (auto h = std::exchange(waiter, nullptr)) {
       h.resume();
     }
+#endif
   }
-  bool done() const { return result_.has_value() || error_ != nullptr; }
+  bool done() const {
+    return result_.has_value() || error_ != nullptr;
+  }
   R take() {
     if (error_) std::rethrow_exception(error_);
     return std::move(*result_);
@@ -436,9 +450,17 @@ class [[nodiscard]] Call {
  public:
   explicit Call(std::shared_ptr<detail::Awaited<R>> a) : a_(std::move(a)) {}
 
-  bool await_ready() const noexcept { return a_->done(); }
-  void await_suspend(std::coroutine_handle<> h) noexcept { a_->waiter = h; }
-  R await_resume() { return a_->take(); }
+#if MESHRUN_SDK_COROUTINES
+  bool await_ready() const noexcept {
+    return a_->done();
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    a_->waiter = h;
+  }
+  R await_resume() {
+    return a_->take();
+  }
+#endif
   void then(std::function<void(R)> fn) {
     if (a_->done())
       fn(a_->take());
@@ -751,7 +773,7 @@ struct Supervision {
       case Kind::host_lost:
         break;
     }
-    return where + " was lost: " + cause;
+    return where + " " + cause;  // "was lost: ...", "has been silent for ..."
   }
 };
 
@@ -828,6 +850,7 @@ class ControllerEnv : public ActorEnv {
   }
 };
 
+#if MESHRUN_SDK_COROUTINES
 // The coroutine a controller's run() is: when it returns, the job ends with
 // status 0 (unless the controller already called exit); if it throws, the
 // job ends with status 1 and the exception's text.
@@ -885,6 +908,8 @@ struct Main::promise_type {
   }
 };
 
+#endif  // MESHRUN_SDK_COROUTINES
+
 namespace detail {
 
 // Turns the exception in `e` (or in flight) into MESHRUN_ERROR plus its text.
@@ -929,6 +954,20 @@ struct Holder {
   A actor;
 };
 
+template <class T>
+struct is_task : std::false_type {};
+#if MESHRUN_SDK_COROUTINES
+template <>
+struct is_task<Task> : std::true_type {};
+#endif
+
+template <class A, class = void>
+struct has_on_undeliverable : std::false_type {};
+template <class A>
+struct has_on_undeliverable<
+    A, std::void_t<decltype(static_cast<bool>(std::declval<A&>().on_undeliverable(
+           std::declval<const Undeliverable&>())))>> : std::true_type {};
+
 template <class A, class List>
 struct Dispatch;
 
@@ -956,7 +995,7 @@ struct Dispatch<A, Messages<Ms...>> {
     using Result = decltype(actor.on(message, std::declval<ReplyPort&>()));
     // A coroutine handler answers after the handler call returned: its port
     // is taken as a value now.
-    ReplyPort port(host, reply, ctx, std::is_same_v<Result, Task>);
+    ReplyPort port(host, reply, ctx, is_task<Result>::value);
     actor.on(message, port);
   }
 };
@@ -1037,6 +1076,7 @@ meshrun_actor_type actor_type(const char* name) {
   return t;
 }
 
+#if MESHRUN_SDK_COROUTINES
 template <class C>
 int create_controller(const meshrun_actor_ctx* ctx, void** state, meshrun_error* err) noexcept {
   try {
@@ -1099,6 +1139,8 @@ meshrun_actor_type controller_type(const char* name) {
   t.on_supervision = &supervise<C>;
   return t;
 }
+
+#endif  // MESHRUN_SDK_COROUTINES
 
 // The plugin's static registration, built on the first entry call.
 class Plugin {

@@ -29,12 +29,14 @@ std::map<int, std::map<std::string, std::string>> parse_env(const std::string& o
 }
 }  // namespace
 
-TEST_CASE("every rank's environment has meshrun's and torchrun's and PMI's names",
+TEST_CASE("every rank's environment has meshrun's and torchrun's and Hydra's and PMI's names",
           "[command][env]") {
   const char* vars =
       "MESHRUN_RANK MESHRUN_SIZE MESHRUN_LOCAL_RANK MESHRUN_LOCAL_SIZE MESHRUN_HOST_RANK "
-      "MESHRUN_JOB_ID RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE GROUP_RANK MASTER_ADDR "
-      "MASTER_PORT PMI_FD PMI_RANK PMI_SIZE FROM_X PASSED";
+      "MESHRUN_JOB_ID RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE GROUP_RANK GROUP_WORLD_SIZE "
+      "ROLE_RANK ROLE_WORLD_SIZE ROLE_NAME TORCHELASTIC_RUN_ID TORCHELASTIC_RESTART_COUNT "
+      "TORCHELASTIC_MAX_RESTARTS TORCHELASTIC_ERROR_FILE OMP_NUM_THREADS MASTER_ADDR "
+      "MASTER_PORT MPI_LOCALRANKID MPI_LOCALNRANKS PMI_FD PMI_RANK PMI_SIZE FROM_X PASSED";
   const std::string script =
       std::string("for v in ") + vars + "; do eval \"echo $v=\\${$v-unset}\"; done";
   Options o;
@@ -45,6 +47,7 @@ TEST_CASE("every rank's environment has meshrun's and torchrun's and PMI's names
   REQUIRE(env.size() == 6);
   const std::string job_id = env[0]["MESHRUN_JOB_ID"];
   CHECK(job_id.size() == 16);
+  std::set<std::string> error_files;
   CHECK(job_id.find_first_not_of("0123456789abcdef") == std::string::npos);
   const std::string port = env[0]["MASTER_PORT"];
   CHECK(std::stoi(port) > 0);
@@ -71,7 +74,22 @@ TEST_CASE("every rank's environment has meshrun's and torchrun's and PMI's names
     CHECK(e["PMI_FD"] == "3");
     CHECK(e["FROM_X"] == "yes");
     CHECK(e["PASSED"] == "through");
+    // torchrun's whole set: torch.distributed.is_torchelastic_launched() is
+    // true when TORCHELASTIC_RUN_ID is set.
+    CHECK(e["GROUP_WORLD_SIZE"] == "3");
+    CHECK(e["ROLE_RANK"] == s);
+    CHECK(e["ROLE_WORLD_SIZE"] == "6");
+    CHECK(e["ROLE_NAME"] == "default");
+    CHECK(e["TORCHELASTIC_RUN_ID"] == job_id);
+    CHECK(e["TORCHELASTIC_RESTART_COUNT"] == "0");
+    CHECK(e["TORCHELASTIC_MAX_RESTARTS"] == "0");
+    CHECK(e["TORCHELASTIC_ERROR_FILE"].find("/torch-error." + s + ".json") != std::string::npos);
+    error_files.insert(e["TORCHELASTIC_ERROR_FILE"]);
+    CHECK(e["OMP_NUM_THREADS"] == "1");
+    CHECK(e["MPI_LOCALRANKID"] == std::to_string(r % 2));
+    CHECK(e["MPI_LOCALNRANKS"] == "2");
   }
+  CHECK(error_files.size() == 6);
   // A job id names one job.
   auto r2 = run(sh({"-n", "1", "-l"}, "echo MESHRUN_JOB_ID=$MESHRUN_JOB_ID"));
   REQUIRE(r2.status == 0);
@@ -87,6 +105,50 @@ TEST_CASE("MASTER_PORT is free on rank 0's host: rank 0 can listen on it", "[com
            "    print('bound', os.environ['MASTER_PORT'])\n"});
   CHECK(r.status == 0);
   CHECK(count(r.out, "bound ") == 1);
+}
+
+TEST_CASE("a user's OMP_NUM_THREADS stands, and one rank per host gets none", "[command][env]") {
+  Options o;
+  o.env = {"OMP_NUM_THREADS=6"};
+  auto r = run(sh({"-n", "2"}, "echo threads=${OMP_NUM_THREADS-unset}"), o);
+  CHECK(r.status == 0);
+  CHECK(count(r.out, "threads=6\n") == 2);
+  auto one = run(sh({"-n", "2", "-N", "2"}, "echo threads=${OMP_NUM_THREADS-unset}"));
+  CHECK(one.status == 0);
+  CHECK(count(one.out, "threads=unset\n") == 2);
+}
+
+// What torch's @record (torch.distributed.elastic.multiprocessing.errors)
+// writes to TORCHELASTIC_ERROR_FILE when the function it wraps raises.
+TEST_CASE("a failed rank's TORCHELASTIC_ERROR_FILE is reported as torchrun reports it",
+          "[command][env][status]") {
+  const char* program =
+      "import json, os, sys, time, traceback\n"
+      "def train():\n"
+      "    if os.environ['RANK'] == '2':\n"
+      "        raise ValueError('loss is nan at step 7')\n"
+      "try:\n"
+      "    train()\n"
+      "except Exception as e:\n"
+      "    with open(os.environ['TORCHELASTIC_ERROR_FILE'], 'w') as f:\n"
+      "        json.dump({'message': {'message': f'{type(e).__name__}: {e}', 'extraInfo': {\n"
+      "            'py_callstack': traceback.format_exc(), 'timestamp': str(int(time.time()))}}}, "
+      "f)\n"
+      "    sys.exit(1)\n";
+  auto r = run({"-n", "4", "-N", "2", "--", "/usr/bin/python3", "-c", program});
+  CHECK(r.status == 1);
+  CAPTURE(r.err);
+  CHECK(r.err.find("rank 2 (host 1") != std::string::npos);
+  CHECK(r.err.find("rank 2 left an error file (") != std::string::npos);
+  CHECK(r.err.find("\n  ValueError: loss is nan at step 7\n") != std::string::npos);
+  CHECK(r.err.find("  Traceback (most recent call last):\n") != std::string::npos);
+  CHECK(r.err.find("in train\n") != std::string::npos);
+  CHECK(r.leftovers == std::vector<std::string>{});
+
+  // A rank that fails without writing one adds nothing.
+  auto plain = run(sh({"-n", "2"}, "exit 3"));
+  CHECK(plain.status == 3);
+  CHECK(plain.err.find("error file") == std::string::npos);
 }
 
 TEST_CASE("x flag MASTER_PORT and a user's own MASTER_ADDR are kept", "[command][env]") {

@@ -145,7 +145,7 @@ TEST_CASE("timeout: 124 and the ranks still running", "[command][status]") {
 
 TEST_CASE("usage and spec errors: 2", "[command][status]") {
   CHECK(run({"--no-such-flag", "--", "true"}).status == 2);
-  CHECK(run({"-n", "3", "-N", "2", "--", "true"}).status == 2);
+  CHECK(run({"-n", "2", "-N", "3", "--", "true"}).status == 2);
   CHECK(run({"--stdin", "rank7", "--", "true"}).status == 2);
   CHECK(run({"--timeout", "soon", "--", "true"}).status == 2);
   CHECK(run({}).status == 2);

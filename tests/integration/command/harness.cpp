@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,6 +49,24 @@ std::string mpi_fixture(const std::string& name) {
 #else
   return name;
 #endif
+}
+
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+bool eventually(const std::function<bool()>& done, Seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    ::poll(nullptr, 0, 10);
+  }
+  return true;
 }
 
 std::vector<pid_t> processes_with_marker(const std::string& marker) {
@@ -94,6 +114,16 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+bool wait_until(const std::function<bool()>& done, Seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::usleep(20000);  // polling /proc or files, bounded by the deadline
+  }
+  return true;
+}
+
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t pos = text.find(needle); pos != std::string::npos;
@@ -118,21 +148,37 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   int out[2], err[2], in[2] = {-1, -1};
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  const bool feed = !options_.stdin_data.empty() || !options_.stdin_devnull;
+  const bool feed = !options_.terminal && (!options_.stdin_data.empty() || !options_.stdin_devnull);
   if (feed && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  int tty_slave = -1;
+  if (options_.terminal) {
+    if (::openpty(&tty_, &tty_slave, nullptr, nullptr, nullptr) != 0)
+      throw std::runtime_error("openpty failed");
+    termios t{};
+    ::tcgetattr(tty_slave, &t);
+    ::cfmakeraw(&t);
+    ::tcsetattr(tty_slave, TCSANOW, &t);
+    ::fcntl(tty_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(tty_slave, F_SETFD, FD_CLOEXEC);
+  }
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  if (feed)
+  if (options_.terminal) {
+    for (int fd : {0, 1, 2})
+      posix_spawn_file_actions_adddup2(&fa, tty_slave, fd);
+  } else if (feed)
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   else
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!options_.stdout_path.empty())
+  if (options_.terminal) {
+  } else if (!options_.stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&fa, 1, options_.stdout_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  else
+  } else {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  }
+  if (!options_.terminal) posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   if (!options_.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, options_.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -160,8 +206,12 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   for (auto& kv : env)
     envp.push_back(kv.data());
   envp.push_back(nullptr);
-  std::string program = meshrun_path();
-  argv.push_back(program.data());
+  std::string program = options_.program.empty() ? meshrun_path() : options_.program;
+  std::vector<std::string> full = options_.wrapper;
+  full.push_back(program);
+  if (!options_.wrapper.empty()) program = full.front();
+  for (auto& a : full)
+    argv.push_back(a.data());
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -169,22 +219,31 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   start_ = std::chrono::steady_clock::now();
   deadline_ =
       start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.deadline);
-  int rc = ::posix_spawn(&pid_, program.c_str(), &fa, &attr, argv.data(), envp.data());
+  int rc = ::posix_spawnp(&pid_, program.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
   ::close(err[1]);
   if (feed) ::close(in[0]);
+  if (tty_slave >= 0) ::close(tty_slave);
   if (rc != 0) throw std::runtime_error("cannot start meshrun: " + std::string(strerror(rc)));
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (options_.stdout_path.empty()) {
+  if (options_.terminal) {
+    // What meshrun writes to its terminal is read here as its stdout.
+    ::close(out[0]);
+    ::close(err[0]);
+    err[0] = -1;
+    out_fd_ = tty_;
+    tty_ = ::fcntl(out_fd_, F_DUPFD_CLOEXEC, 0);
+    set_nonblock(out_fd_);
+  } else if (options_.stdout_path.empty()) {
     out_fd_ = out[0];
     set_nonblock(out_fd_);
   } else {
     ::close(out[0]);
   }
   err_fd_ = err[0];
-  set_nonblock(err_fd_);
+  if (err_fd_ >= 0) set_nonblock(err_fd_);
   if (feed) {
     in_fd_ = in[1];
     set_nonblock(in_fd_);
@@ -202,8 +261,20 @@ Meshrun::~Meshrun() {
   }
   for (pid_t p : processes_with_marker(marker_))
     ::kill(p, SIGKILL);
-  for (int fd : {pidfd_, out_fd_, err_fd_, in_fd_})
+  for (int fd : {pidfd_, out_fd_, err_fd_, in_fd_, tty_})
     if (fd >= 0) ::close(fd);
+}
+
+void Meshrun::type(const std::string& text) {
+  size_t done = 0;
+  while (tty_ >= 0 && done < text.size()) {
+    ssize_t w = ::write(tty_, text.data() + done, text.size() - done);
+    if (w > 0) {
+      done += static_cast<size_t>(w);
+    } else if (errno != EINTR) {
+      pump(10);  // the terminal's buffer is full: let meshrun read
+    }
+  }
 }
 
 bool Meshrun::pump(int timeout_ms) {
@@ -297,6 +368,7 @@ Result Meshrun::finish() {
   }
   r.seconds = Seconds(std::chrono::steady_clock::now() - start_).count();
   r.status = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 128 + WTERMSIG(wait_status_);
+  r.signaled = WIFSIGNALED(wait_status_);
   r.out = std::move(out_);
   r.err = std::move(err_);
   r.max_rss_kb = max_rss_kb_;

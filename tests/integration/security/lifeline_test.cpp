@@ -47,8 +47,8 @@ pid_t find_agent(const std::string& marker) {
 TEST_CASE("a host agent stopped with SIGSTOP is found by the heartbeat and named", "[faults]") {
   LiveJob job(hang_job(2, 1), {"--heartbeat-timeout", "1s", "--grace", "1s"});
   INFO("stderr: " << job.err());
-  // meshrun, 2 agents, 2 procs.
-  REQUIRE_FALSE(job.wait_ready(2, 5, milliseconds(20000)).empty());
+  // meshrun, 2 agents and their keepers, 2 procs.
+  REQUIRE_FALSE(job.wait_ready(2, 7, milliseconds(20000)).empty());
   const pid_t agent = find_agent(job.marker());
   REQUIRE(agent > 0);
   REQUIRE(::kill(agent, SIGSTOP) == 0);

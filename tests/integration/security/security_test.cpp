@@ -31,8 +31,8 @@ namespace {
 
 constexpr int kHosts = 2;
 constexpr int kProcsPerHost = 2;
-// launcher + agents + procs, each carrying the marker.
-constexpr size_t kJobProcesses = 1 + kHosts + kHosts * kProcsPerHost;
+// launcher + agents and their keepers + procs, each carrying the marker.
+constexpr size_t kJobProcesses = 1 + 2 * kHosts + kHosts * kProcsPerHost;
 // Longer than the servers' 5 s handshake deadline, for the silent intruders.
 constexpr milliseconds kRefusal{8000};
 

@@ -3,7 +3,7 @@
 # Run under tests/cluster/with-cluster.sh, which exports MESHRUN_TEST_* (hosts,
 # ssh config, cluster dir). MESHRUN is the meshrun binary.
 # Cases: actors command bind nosshd badkey agentpath unreachable agentkilled
-#        launcherkilled bench tree treekilled
+#        launcherkilled escapees bench tree treekilled
 set -u
 
 : "${MESHRUN:?set MESHRUN to the meshrun binary}"
@@ -119,6 +119,39 @@ run_fail() {
     [ "$ms" -le "$max" ] || fail "$name: took $ms ms, more than $max ms"
     for p in "${patterns[@]}"; do
         grep -qF -- "$p" "$work/$name.err" || fail "$name: stderr does not mention '$p'"
+    done
+}
+
+# wait_marked CMDLINE COUNT MS: until COUNT marked processes run CMDLINE.
+wait_marked() {
+    local deadline=$(($(now_ms) + $3)) n p
+    while :; do
+        n=0
+        for p in $(marked_pids); do
+            [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "$1 " ] && n=$((n + 1))
+        done
+        [ "$n" -ge "$2" ] && return 0
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
+# agent_on HOST: the pid of the host agent (not its keeper) on HOST.
+agent_on() {
+    local p
+    for p in $("$CLUSTER" pids "$CDIR" "$1"); do
+        [ "$(readlink "/proc/$p/exe")" = "$AGENT" ] && grep -qz '^bootstrap$' "/proc/$p/cmdline" &&
+            echo "$p"
+    done
+}
+
+# cgroups_left FILE: the job cgroups its ranks named ("cgroup /meshrun-...")
+# that still exist.
+cgroups_left() {
+    local mount place
+    mount=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+    for place in $(sed -n 's|.*cgroup \(/.*meshrun-[^ ]*\)$|\1|p' "$1" | sort -u); do
+        [ -e "$mount$place" ] && echo "$mount$place"
     done
 }
 
@@ -351,7 +384,7 @@ tree)
     for t in 4 32; do
         "$MESHRUN" -v -H "$all" --tree-threshold $t --ssh-command "$SSH" -- true \
             >/dev/null 2>"$work/err" || fail "timing run (threshold $t) failed"
-        echo "threshold $t: $(grep -E ' after [0-9.]+ ms' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
+        echo "threshold $t: $(grep -E ' after [0-9.]+ m?s$' "$work/err" | sed 's/.*meshrun: //' | tr '\n' ';')"
     done
     ;;
 
@@ -406,6 +439,68 @@ treekilled)
         pass "launcher SIGKILLed: the whole tree gone after $(($(now_ms) - t0)) ms"
     ;;
 
+escapees)
+    # Ranks that leave a daemon (setsid), a process in a group of its own
+    # (setpgrp) and a plain child: whether the job ends by itself, or meshrun
+    # gets Ctrl-C or SIGKILL, or a host agent is SIGKILLed, or a rank SIGSTOPs
+    # its own agent, none of them is left on any host, nor the job's cgroups. With the job's cgroup, and with
+    # the child subreaper that replaces it where no cgroup can be made.
+    esc='( setsid sh -c "exec sleep 1234.5" </dev/null >/dev/null 2>&1 & )
+perl -e "setpgrp(0, 0); exec q(sleep), 1235.5" </dev/null >/dev/null 2>&1 &
+sleep 1236.5 &
+echo "cgroup $(grep "^0::" /proc/self/cgroup | cut -c4-)"
+echo ready
+'
+    for tracking in cgroup subreaper; do
+        label="cgroup "
+        [ "$tracking" = subreaper ] && label="child subreaper"
+        for how in exit interrupted launcherkilled agentkilled agentstopped; do
+            what="$tracking, $how"
+            rm -f "$work/go"
+            case $how in
+                exit) rest="while [ ! -e $work/go ]; do sleep 0.05; done" ;;
+                interrupted | launcherkilled | agentkilled) rest="wait" ;;
+                agentstopped) rest='[ $MESHRUN_RANK = 3 ] && sleep 1 && kill -STOP $PPID; wait' ;;
+            esac
+            MESHRUN_PROC_TRACKING=$tracking "$MESHRUN" -v --heartbeat-timeout 2s -H h1,h2 -n 4 \
+                -l --ssh-command "$SSH" -x MESHRUN_TEST_MARK="$MARK" -- sh -c "$esc$rest" \
+                >"$work/out" 2>"$work/err" </dev/null &
+            bg=$!
+            wait_for "$work/out" ready 2 15000 || fail "$what: the ranks did not start"
+            for a in 1234.5 1235.5 1236.5; do
+                wait_marked "sleep $a" 4 10000 || fail "$what: not 4 ranks started 'sleep $a'"
+            done
+            want=1
+            case $how in
+                exit) touch "$work/go"; want=0 ;;
+                interrupted) kill -INT "$bg"; want=130 ;;
+                launcherkilled) kill -KILL "$bg"; want=137 ;;
+                agentkilled)
+                    agent=$(agent_on h2)
+                    [ -n "$agent" ] && kill -KILL "$agent" || fail "$what: no agent on h2" ;;
+            esac
+            t0=$(now_ms)
+            wait "$bg"
+            rc=$?
+            bg=
+            ms=$(($(now_ms) - t0))
+            [ "$rc" -eq "$want" ] || { fail "$what: exit $rc, not $want"; sed 's/^/  | /' "$work/err"; }
+            [ "$(grep -c "tracked by $label" "$work/err")" -eq 2 ] ||
+                fail "$what: -v does not say '$label' for both hosts"
+            if [ "$how" = agentstopped ]; then
+                grep -q "host 1 (h2) has been silent" "$work/err" || fail "$what: h2 not named silent"
+                grep -q "host 1 keeper\]: warning: the host agent" "$work/err" ||
+                    fail "$what: the keeper did not say it ended the stopped agent"
+            fi
+            expect_nothing_left 8000 h1 h2 && pass "$what: nothing left after $ms ms (exit $rc)"
+            left=$(cgroups_left "$work/out")
+            [ -z "$left" ] || fail "$what: cgroups left: $left"
+            [ "$tracking" = cgroup ] && ! grep -q "cgroup /.*meshrun-" "$work/out" &&
+                fail "$what: the ranks were not in a job cgroup"
+        done
+    done
+    ;;
+
 bench)
     # Time from launch to all agents ready (meshrun -v), median of 5 runs.
     # With TLS (the default) and with --no-tls.
@@ -420,7 +515,9 @@ bench)
                 "$MESHRUN" -v $flag -H "$hosts" --ssh-command "$SSH" -- true >/dev/null \
                     2>"$work/err" ||
                     { fail "bench $n hosts failed"; sed 's/^/  | /' "$work/err"; break; }
-                times+=("$(sed -n 's/.*hosts ready after \([0-9.]*\) ms.*/\1/p' "$work/err")")
+                # "hosts ready after 85 ms" or "... after 1.2 s": in ms.
+                times+=("$(awk '/hosts ready after/ {print $(NF - 1) * ($NF == "s" ? 1000 : 1)}' \
+                    "$work/err")")
             done
             median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
             echo "$tls hosts=$n ready ms: ${times[*]} (median $median)"

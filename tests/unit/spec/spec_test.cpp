@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spec/spec_loader.hpp"
+#include "spec/toml_depth.hpp"
 
 using namespace meshrun;
 using namespace std::chrono_literals;
@@ -198,7 +199,7 @@ stdin = "none"
   CHECK(s.procs.command == std::vector<std::string>{"./prog", "arg one"});
   CHECK(s.procs.env == std::map<std::string, std::string>{{"EMPTY", ""}, {"FOO", "bar"}});
   CHECK(s.procs.cwd == "/tmp");
-  CHECK(s.hosts.count == 1);  // local without a count runs one host
+  CHECK(s.hosts.count == 0);  // not given: placement runs one local host
   CHECK(s.procs.name == "p0");
   REQUIRE(s.procs.extent.size() == 1);
   CHECK(s.procs.extent[0].name == "procs");
@@ -385,6 +386,10 @@ TEST_CASE("contradictory settings say what contradicts what") {
   CHECK_AT(ssh, 6, 1, "hosts.ssh");
   CHECK_THAT(ssh.message(), Catch::Contains("contradicts hosts.launcher = \"slurm\" (line 5)"));
 
+  // With slurm, a list picks nodes of the allocation, as -H does.
+  CHECK(load(kActors + "[hosts]\nlauncher = \"slurm\"\nlist = \"n[1-2]\"\n").hosts.list.size() ==
+        2);
+
   // count up to the number listed is fine.
   CHECK(load(kActors + "[hosts]\nlauncher = \"ssh\"\ncount = 2\nlist = \"n[1-3]\"\n").hosts.count ==
         2);
@@ -564,4 +569,66 @@ TEST_CASE("every example in configs/ loads") {
     ++loaded;
   }
   CHECK(loaded >= 4);
+}
+
+TEST_CASE("tables nested 50,000 deep are refused before parsing, at their line") {
+  std::string dotted = "a";
+  for (int i = 1; i < 50000; ++i)
+    dotted += ".a";
+  SECTION("a header") {
+    auto err = error_of("[job]\nname = \"x\"\n\n[" + dotted + "]\nx = 1\n");
+    CHECK_AT(err, 4, 0, "");
+    CHECK_THAT(err.message(), Catch::Contains("nested 129 deep") && Catch::Contains("at most 128"));
+  }
+  SECTION("a dotted key under a header") {
+    auto err = error_of("[job]\n" + dotted + " = 1\n");
+    CHECK_AT(err, 2, 0, "");
+  }
+  SECTION("inline tables and arrays add to a header's depth") {
+    std::string header = "[a";
+    for (int i = 0; i < 100; ++i)
+      header += ".b";
+    std::string value;
+    for (int i = 0; i < 30; ++i)
+      value += "{ k = [";
+    auto err = error_of(header + "]\n# a comment\nv = " + value + "\n");
+    CHECK_AT(err, 3, 0, "");
+  }
+}
+
+TEST_CASE("the depth pre-scan counts nesting, not dots in strings, numbers or comments") {
+  CHECK_FALSE(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 8));
+  CHECK(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 7));
+  CHECK(find_toml_too_deep("[a.b.c]\nx.y = { z = [1.5, 2.5, { w = \"1.2.3.4\" }] }\n", 7)->line ==
+        2);
+  // Quoted header parts, strings (also multi-line ones) and comments hold dots
+  // that are not tables.
+  CHECK_FALSE(find_toml_too_deep("[\"a.b.c.d\".e]\n", 2));
+  CHECK_FALSE(find_toml_too_deep("x = \"\"\"\n.a.b.c.d.\n{[{[{[\n\"\"\"\n# .a.b.c.d {[{[\n", 1));
+  CHECK_FALSE(find_toml_too_deep("x = '''.a.b.c'''  # .d.e.f\ny = 'a.b.c.d.e'\n", 1));
+  // A multi-line array keeps its depth across lines and ends where it closes.
+  const auto deep = find_toml_too_deep("a = [\n  [\n    [\n 1 ]]]\nb = 1\n[x.y.z.w]\n", 3);
+  REQUIRE(deep);
+  CHECK(deep->line == 3);
+  CHECK_FALSE(find_toml_too_deep("a = [\n  [\n 1 ]]\nb = 1\n", 3));
+  // Every example in configs/ is far below the limit.
+  for (const auto& e : std::filesystem::directory_iterator(MESHRUN_SOURCE_DIR "/configs"))
+    if (e.path().extension() == ".toml") CHECK_FALSE(find_toml_too_deep(read_file(e.path()), 8));
+}
+
+TEST_CASE("procs.bind_to, procs.map_by and job.signal_forward") {
+  const JobSpec s = load(kActors +
+                         "[procs]\nbind_to = \"core\"\nmap_by = \"socket\"\n"
+                         "[job]\nsignal_forward = \"int\"\n");
+  CHECK(s.procs.binding.bind == meshrun::CpuObject::core);
+  CHECK(s.procs.binding.map == meshrun::CpuObject::socket);
+  CHECK(s.signal_forward == SIGINT);
+  CHECK(load(kActors).signal_forward == SIGTERM);
+
+  const SpecError bind = error_of(kActors + "[procs]\nbind_to = \"cores\"\n");
+  CHECK_AT(bind, 5, 11, "procs.bind_to");
+  CHECK_THAT(bind.message(), Catch::Contains("none, hwthread, core, socket"));
+  const SpecError sig = error_of(kActors + "[job]\nsignal_forward = \"usr1\"\n");
+  CHECK_AT(sig, 5, 18, "job.signal_forward");
+  CHECK_THAT(sig.message(), Catch::Contains("\"int\", \"term\", \"hup\" or \"quit\""));
 }

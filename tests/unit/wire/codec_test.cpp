@@ -107,7 +107,7 @@ CreateProcs sample() {
 }
 template <>
 ProcStatus sample() {
-  return {4, ProcState::failed, 99999, true, -9, true, 3, "exec failed: No such file"};
+  return {4, ProcState::failed, 99999, true, -9, true, 3, "exec failed: No such file", {"a=b"}};
 }
 MeshRef sample_ref() {
   MeshRef r;
