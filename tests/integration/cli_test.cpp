@@ -278,8 +278,17 @@ TEST_CASE("quiet hides warnings but never a security warning", "[cli]") {
   INFO(describe(o));
   CHECK(o.code == 125);
   CHECK_THAT(o.err, Catch::Contains("meshrun: warning: --no-tls: TCP between hosts is plain"));
-  // Without -q the agents say more (-v); with it they say nothing but errors.
-  const auto quiet = w.meshrun({"-q", "-N", "2", "-n", "2", "--", "true"});
+  // An agent's warning (a rank that breaks the PMI protocol) shows without
+  // -q and not with it: -q reaches the agents too.
+  const std::vector<std::string> bad_pmi = {"-N", "2", "-n", "2", "--", "sh", "-c",
+                                            "printf 'bogus\\n' >&$PMI_FD; sleep 0.3"};
+  const auto loud = w.meshrun(bad_pmi);
+  CHECK(loud.code == 0);
+  CHECK_THAT(loud.err, Catch::Contains("warning: rank 0 broke the PMI protocol"));
+  auto quiet_args = bad_pmi;
+  quiet_args.insert(quiet_args.begin(), "-q");
+  const auto quiet = w.meshrun(quiet_args);
+  INFO(describe(quiet));
   CHECK(quiet.code == 0);
   CHECK(quiet.err.empty());
 }
