@@ -349,7 +349,13 @@ TEST_CASE("mpirun's spellings: -np, -ppn, --npernode, -genv, -envall, -host, --o
   CHECK(run_sorted({"-n", "1", "--genv", "FOO", "x"}) == std::vector<std::string>{"0/1 0 1 x"});
   CHECK(run_sorted({"-np", "1", "-envall", "--oversubscribe"}, {"FOO=from-meshrun"}) ==
         std::vector<std::string>{"0/1 0 1 from-meshrun"});
-  // -host is -H: with a local launcher that is the same refusal.
+  // -host is -H, with slots: -n fills them in order (the map, without ssh).
+  const auto map = w.meshrun({"--dry-run", "-host", "a:2,b:2,c:2", "-np", "3", "--", "true"});
+  INFO(describe(map));
+  CHECK(map.code == 0);
+  CHECK_THAT(map.out, Catch::Matches("launcher: ssh (.|\n)*\n0 +a +0 +true\n1 +a +1 +true\n"
+                                     "2 +b +0 +true\n"));
+  // With a local launcher that is the same refusal as -H.
   CHECK_THAT(usage_error(w, {"--launcher", "local", "-host", "a", "--", "true"}),
              Catch::Contains("-H contradicts --launcher local"));
   REQUIRE(wait_no_job_processes(w.job.marker(), 5s));
