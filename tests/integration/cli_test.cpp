@@ -278,8 +278,17 @@ TEST_CASE("quiet hides warnings but never a security warning", "[cli]") {
   INFO(describe(o));
   CHECK(o.code == 125);
   CHECK_THAT(o.err, Catch::Contains("meshrun: warning: --no-tls: TCP between hosts is plain"));
-  // Without -q the agents say more (-v); with it they say nothing but errors.
-  const auto quiet = w.meshrun({"-q", "-N", "2", "-n", "2", "--", "true"});
+  // An agent's warning (a rank that breaks the PMI protocol) shows without
+  // -q and not with it: -q reaches the agents too.
+  const std::vector<std::string> bad_pmi = {"-N", "2", "-n", "2", "--", "sh", "-c",
+                                            "printf 'bogus\\n' >&$PMI_FD; sleep 0.3"};
+  const auto loud = w.meshrun(bad_pmi);
+  CHECK(loud.code == 0);
+  CHECK_THAT(loud.err, Catch::Contains("warning: rank 0 broke the PMI protocol"));
+  auto quiet_args = bad_pmi;
+  quiet_args.insert(quiet_args.begin(), "-q");
+  const auto quiet = w.meshrun(quiet_args);
+  INFO(describe(quiet));
   CHECK(quiet.code == 0);
   CHECK(quiet.err.empty());
 }
@@ -340,7 +349,13 @@ TEST_CASE("mpirun's spellings: -np, -ppn, --npernode, -genv, -envall, -host, --o
   CHECK(run_sorted({"-n", "1", "--genv", "FOO", "x"}) == std::vector<std::string>{"0/1 0 1 x"});
   CHECK(run_sorted({"-np", "1", "-envall", "--oversubscribe"}, {"FOO=from-meshrun"}) ==
         std::vector<std::string>{"0/1 0 1 from-meshrun"});
-  // -host is -H: with a local launcher that is the same refusal.
+  // -host is -H, with slots: -n fills them in order (the map, without ssh).
+  const auto map = w.meshrun({"--dry-run", "-host", "a:2,b:2,c:2", "-np", "3", "--", "true"});
+  INFO(describe(map));
+  CHECK(map.code == 0);
+  CHECK_THAT(map.out, Catch::Matches("launcher: ssh (.|\n)*\n0 +a +0 +true\n1 +a +1 +true\n"
+                                     "2 +b +0 +true\n"));
+  // With a local launcher that is the same refusal as -H.
   CHECK_THAT(usage_error(w, {"--launcher", "local", "-host", "a", "--", "true"}),
              Catch::Contains("-H contradicts --launcher local"));
   REQUIRE(wait_no_job_processes(w.job.marker(), 5s));
