@@ -117,8 +117,11 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (env_or("MESHRUN_VERBOSE", "") == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
-  if (env_or("MESHRUN_VERBOSE", "") == "2") meshrun::log::set_level(meshrun::log::Level::debug);
+  // meshrun's -q (0), -v (1) and -vv (2), for the agent and its procs.
+  const std::string verbosity = env_or("MESHRUN_VERBOSE", "");
+  if (verbosity == "0") meshrun::log::set_level(meshrun::log::Level::error);
+  if (verbosity == "1") meshrun::log::set_level(meshrun::log::Level::verbose);
+  if (verbosity == "2") meshrun::log::set_level(meshrun::log::Level::debug);
 
   asio::io_context io(1);
   if (mode == "bootstrap") {
@@ -159,8 +162,10 @@ int main(int argc, char** argv) {
   if (mode == "proc") {
     meshrun::ProcConfig cfg;
     cfg.control_fd = std::atoi(env_or("MESHRUN_CONTROL_FD", "3").c_str());
-    cfg.rank =
-        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_RANK", "0").c_str(), nullptr, 10));
+    cfg.proc =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_PROC_ID", "0").c_str(), nullptr, 10));
+    cfg.host_rank =
+        static_cast<uint32_t>(std::strtoul(env_or("MESHRUN_HOST_RANK", "0").c_str(), nullptr, 10));
     cfg.name = env_or("MESHRUN_PROC_NAME", "p0_0");
     meshrun::log::set_program("meshrun-agent[" + cfg.name + "]");
     // Our host agent set PR_SET_PDEATHSIG before exec; check it is still there.

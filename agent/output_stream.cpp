@@ -12,7 +12,7 @@ std::shared_ptr<OutputStream> OutputStream::create(asio::io_context& io, uint32_
 OutputStream::OutputStream(asio::io_context& io, uint32_t rank, uint8_t stream,
                            bool end_partial_line, Send send, std::chrono::milliseconds delay)
     : send_(std::move(send)), timer_(io), delay_(delay), end_partial_line_(end_partial_line) {
-  out_.rank = rank;
+  out_.proc = rank;
   out_.stream = stream;
 }
 

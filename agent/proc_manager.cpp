@@ -27,10 +27,13 @@
 #include "agent/rank_environment.hpp"
 #include "agent/torch_error_file.hpp"
 #include "channel/address.hpp"
+#include "process/cpu_binding.hpp"
 #include "process/spawn.hpp"
 #include "spec/job_spec.hpp"
+#include "util/duration_format.hpp"
 #include "util/fd_limit.hpp"
 #include "util/log.hpp"
+#include "wire/actor_frames.hpp"
 #include "wire/rank_notes.hpp"
 
 extern char** environ;
@@ -89,11 +92,12 @@ uint16_t free_tcp_port() {
 }  // namespace
 
 ProcManager::ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
-                         uint32_t host_rank)
+                         uint32_t host_rank, ProcEvents events)
     : io_(io),
       upstream_(std::move(upstream)),
       agent_path_(std::move(agent_path)),
       host_rank_(host_rank),
+      events_(std::move(events)),
       changed_(io.get_executor()) {
   sink_ = std::make_shared<SpawnSink>();
   sink_->owner = this;
@@ -117,7 +121,7 @@ size_t ProcManager::live() const {
 
 void ProcManager::report(const Proc& proc, const ExitStatus* status, std::string detail) {
   ProcStatus s;
-  s.rank = proc.entry.rank;
+  s.proc = proc.entry.proc;
   s.state = proc.state;
   s.pid = proc.child ? static_cast<uint32_t>(proc.child->pid()) : 0;
   if (status) {
@@ -230,7 +234,10 @@ void ProcManager::serve_pmix(const CreateProcs& request) {
 
 // What every rank of this host shares, computed once per CreateProcs.
 void ProcManager::prepare_environment(const CreateProcs& request) {
-  layout_ = JobLayout::blocks(request.mesh_size, request.local_size);
+  // An uneven layout (-N 2 -n 5) comes with every host's count.
+  layout_ = request.ranks_per_host.empty()
+                ? JobLayout::blocks(request.mesh_size, request.local_size)
+                : JobLayout{request.ranks_per_host};
   job_env_ = JobEnvironment{};
   for (char** e = environ; e && *e; ++e)
     job_env_.inherited.emplace_back(*e);
@@ -368,7 +375,7 @@ void ProcManager::create(const CreateProcs& request) {
   if (auto fds = check_fd_limit(procs_.size() + request.procs.size(), 0); !fds) {
     for (const auto& entry : request.procs) {
       ProcStatus s;
-      s.rank = entry.rank;
+      s.proc = entry.proc;
       s.state = ProcState::failed;
       s.detail = fds.error().message;
       upstream_->send(s);
@@ -396,7 +403,7 @@ void ProcManager::create(const CreateProcs& request) {
   batch_start_ = std::chrono::steady_clock::now();
   batch_size_ = 0;
   for (const auto& entry : request.procs) {
-    auto it = procs_.find(entry.rank);
+    auto it = procs_.find(entry.proc);
     if (it != procs_.end()) {
       report(*it->second);  // create-or-update: it exists, say how it is
       continue;
@@ -408,7 +415,8 @@ void ProcManager::create(const CreateProcs& request) {
 void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) {
   auto proc = std::make_shared<Proc>();
   proc->entry = entry;
-  procs_[entry.rank] = proc;
+  proc->mesh = request.mesh;
+  procs_[entry.proc] = proc;
   auto launch = std::make_shared<Launch>();
   launch->proc = proc;
   launch->actor_proc = request.command.empty();
@@ -460,6 +468,7 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
   site.rank = entry.rank;
   site.local_rank = entry.local_rank;
   site.proc_name = entry.name;
+  site.proc = entry.proc;
   if (!actor_proc && job_dir_) site.error_file = torch_error_file(job_dir_->path(), entry.rank);
   if (!actor_proc && pmix_) {
     if (auto env = pmix_->rank_environment(entry.rank))
@@ -479,6 +488,7 @@ void ProcManager::spawn_one(const CreateProcs& request, const ProcEntry& entry) 
     opt.stdin_fd = launch->in_r.fd;
   }
   opt.cwd = request.cwd;
+  opt.cpus = bound_cpus(request.env, entry.local_rank);  // --bind-to
   opt.stdout_fd = launch->out_w.fd;
   opt.stderr_fd = launch->err_w.fd;
   opt.new_process_group = true;
@@ -519,11 +529,12 @@ void ProcManager::finish_spawn(Launch& launch) {
       proc->stdin_pipe->close(ignored);
     }
     ProcStatus s;
-    s.rank = proc->entry.rank;
+    s.proc = proc->entry.proc;
     s.state = ProcState::failed;
     s.spawn_failure = static_cast<uint8_t>(launch.why.kind);
     s.detail = spawned.error().message;
     upstream_->send(s);
+    if (events_.on_gone) events_.on_gone(proc->entry.proc, proc->entry.name + " failed to start");
   } else {
     Spawned sp = *spawned;
     if (sp.pidfd >= 0) {
@@ -556,11 +567,8 @@ void ProcManager::finish_spawn(Launch& launch) {
     if (proc->pending_signal) proc->child->signal_group(proc->pending_signal);
   }
   if (spawning_ == 0 && batch_size_ > 0) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - batch_start_)
-                        .count();
     log::verbose("spawned " + std::to_string(batch_size_) + " procs in " +
-                 std::to_string(us / 1000.0) + " ms");
+                 format_duration(std::chrono::steady_clock::now() - batch_start_));
     batch_size_ = 0;
   }
   changed_.notify();
@@ -572,11 +580,11 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   asio::error_code ignored;
   pipe.non_blocking(true, ignored);
   Output out;  // raw mode
-  out.rank = proc->entry.rank;
+  out.proc = proc->entry.proc;
   out.stream = stream;
   std::shared_ptr<OutputStream> lines;
   if (!raw)
-    lines = OutputStream::create(io_, proc->entry.rank, stream, job_env_.size > 1,
+    lines = OutputStream::create(io_, proc->entry.proc, stream, job_env_.size > 1,
                                  [this](const Output& o) { upstream_->send(o); });
   // Wait first, then read into the one scratch buffer all pipes share: an
   // idle rank's two pipes then cost no buffer of their own.
@@ -603,24 +611,71 @@ asio::awaitable<void> ProcManager::pump_output(std::shared_ptr<Proc> proc, int f
   changed_.notify();
 }
 
+// A proc runs plugin code, so what it writes on its socket is not trusted:
+// only the types a proc may send pass, each stamped with the proc this
+// socket belongs to, whatever it claims. The rest is dropped and logged.
 asio::awaitable<void> ProcManager::serve_proc(std::shared_ptr<Proc> proc) {
+  const uint32_t id = proc->entry.proc;
+  const Endpoint self{host_rank_, id, 0, 0};
+  uint64_t refused = 0;
+  auto refuse = [&](std::string_view what) {
+    if (++refused > 3 && (refused & (refused - 1)) != 0) return;  // 1, 2, 3, then powers of 2
+    log::warn(proc->entry.name + " (proc " + std::to_string(id) + ") sent " + std::string(what) +
+              ", which a proc may not send; dropped (" + std::to_string(refused) + " so far)");
+  };
   for (;;) {
     auto frame = co_await proc->conn->read();
     if (!frame) break;
     auto type = peek_type(*frame);
     if (!type) break;
-    if (*type == MsgType::proc_status) {
-      auto msg = decode(*frame);
-      if (!msg) break;
-      const auto& st = std::get<ProcStatus>(*msg);
-      if (st.state == ProcState::running && proc->state == ProcState::starting) {
-        proc->state = ProcState::running;
-        report(*proc);
+    switch (*type) {
+      case MsgType::heartbeat:
+        break;
+      case MsgType::proc_status:
+        // Only "I am running": every other state the agent sees for itself.
+        if (proc->state == ProcState::starting) {
+          proc->state = ProcState::running;
+          report(*proc);
+        }
+        break;
+      case MsgType::actor_status: {
+        auto msg = decode(*frame);
+        if (!msg) {
+          refuse("a malformed ActorStatus");
+          break;
+        }
+        auto& st = std::get<ActorStatus>(*msg);
+        st.proc = id;
+        if (events_.on_frame) events_.on_frame(id, encode(st));
+        break;
       }
-      continue;
+      case MsgType::actor_cast: {
+        auto head = peek_cast_head(*frame);
+        if (!head) {
+          refuse("a malformed ActorCast");
+          break;
+        }
+        patch_cast_from(*frame, {self.host, self.proc, head->from.mesh, head->from.rank});
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        if (events_.behind && events_.behind() && events_.hold_back) co_await events_.hold_back();
+        break;
+      }
+      case MsgType::port_reply: {
+        auto head = peek_reply_head(*frame);
+        if (!head || head->kind == ReplyKind::partial) {
+          refuse("a malformed or partial PortReply");
+          break;
+        }
+        patch_reply_from(*frame, {self.host, self.proc, head->from.mesh, head->from.rank});
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        break;
+      }
+      case MsgType::undeliverable:
+        if (events_.on_frame) events_.on_frame(id, std::move(*frame));
+        break;
+      default:
+        refuse(std::string(type_name(*type)));
     }
-    // Replies, actor status: the launcher is their destination.
-    upstream_->send_payload(*frame);
   }
 }
 
@@ -662,17 +717,28 @@ asio::awaitable<void> ProcManager::watch(std::shared_ptr<Proc> proc) {
   proc->stdin_queue.clear();
   proc->state = ProcState::exited;
   report(*proc, &st);
+  if (events_.on_gone)
+    events_.on_gone(proc->entry.proc, proc->entry.name + " exited (" + st.describe() + ")");
   changed_.notify();
 }
 
-void ProcManager::forward(std::string payload, const std::function<bool(uint32_t rank)>& pred) {
-  Connection* last = nullptr;
-  for (const auto& [rank, p] : procs_)
-    if (p->conn && p->conn->is_open() && pred(rank)) {
-      if (last) last->send_payload(std::string_view(payload));
-      last = p->conn.get();
-    }
-  if (last) last->send_payload(std::move(payload));
+bool ProcManager::send_to(uint32_t proc, std::string_view payload) {
+  auto it = procs_.find(proc);
+  if (it == procs_.end() || !it->second->conn || !it->second->conn->is_open()) return false;
+  it->second->conn->send_payload(payload);
+  return true;
+}
+
+bool ProcManager::send_to(uint32_t proc, std::string&& payload) {
+  auto it = procs_.find(proc);
+  if (it == procs_.end() || !it->second->conn || !it->second->conn->is_open()) return false;
+  it->second->conn->send_payload(std::move(payload));
+  return true;
+}
+
+bool ProcManager::has_live_proc(uint32_t proc) const {
+  auto it = procs_.find(proc);
+  return it != procs_.end() && it->second->conn && it->second->conn->is_open();
 }
 
 size_t ProcManager::max_queued() const {
@@ -699,7 +765,7 @@ void ProcManager::drop_deferred() {
   if (!deferred_) return;
   for (const auto& entry : deferred_->procs) {
     ProcStatus s;
-    s.rank = entry.rank;
+    s.proc = entry.proc;
     s.state = ProcState::exited;
     s.code = SIGKILL;
     s.detail = std::string(kStoppedByMeshrun);
@@ -709,9 +775,18 @@ void ProcManager::drop_deferred() {
 }
 
 void ProcManager::signal_all(int sig) {
-  const bool ending = sig == SIGTERM || sig == SIGKILL;
-  if (ending) drop_deferred();
+  if (sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT)
+    drop_deferred();
+  signal_where([](const Proc&) { return true; }, sig);
+}
+
+void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, int sig) {
+  // The launcher sends SIGINT, SIGHUP or SIGQUIT only to end the job
+  // (--signal-forward); they end it like SIGTERM.
+  const bool ending =
+      sig == SIGTERM || sig == SIGKILL || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
   for (const auto& [rank, p] : procs_) {
+    if (!which(*p)) continue;
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
         p->terminated = true;
@@ -725,7 +800,7 @@ void ProcManager::signal_all(int sig) {
     if (ending) p->terminated = true;
     p->child->signal_group(sig);
     // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
-    if (sig == SIGTERM) p->child->signal_group(SIGCONT);
+    if (ending && sig != SIGKILL) p->child->signal_group(SIGCONT);
   }
 }
 
@@ -745,7 +820,7 @@ bool ProcManager::handle(const Message& msg) {
 }
 
 void ProcManager::input(const Input& in) {
-  auto it = procs_.find(in.rank);
+  auto it = procs_.find(in.proc);
   if (it == procs_.end()) return;
   auto& p = it->second;
   if (!p->stdin_pipe || p->stdin_eof) return;
@@ -793,13 +868,31 @@ asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
 }
 
 asio::awaitable<void> ProcManager::stop_all(Millis grace) {
-  using Clock = std::chrono::steady_clock;
   drop_deferred();
-  auto all_reaped = [this] { return live() == 0; };
+  co_await stop_where([](const Proc&) { return true; }, grace);
+  // What the ranks started outside their process groups (daemons, setsid).
+  co_await proc_tracker::sweep(io_, Millis(5000));
+}
+
+asio::awaitable<void> ProcManager::stop_mesh(std::string mesh, Millis grace) {
+  co_await stop_where([mesh](const Proc& p) { return p.mesh == mesh; }, grace);
+}
+
+asio::awaitable<void> ProcManager::stop_where(std::function<bool(const Proc&)> which,
+                                              Millis grace) {
+  using Clock = std::chrono::steady_clock;
+  auto all_reaped = [this, &which] {
+    if (spawning_ > 0) return false;
+    for (const auto& [id, p] : procs_)
+      if (which(*p) && p->child && !p->child->reaped()) return false;
+    return true;
+  };
+  auto signal = [&](int sig) { signal_where(which, sig); };
   bool asked = false;
   StopProcs stop;
   stop.grace_ms = static_cast<uint32_t>(grace.count());
   for (const auto& [rank, p] : procs_) {
+    if (!which(*p)) continue;
     if (p->child && !p->child->try_reap()) {
       p->state = ProcState::stopping;
       p->terminated = true;
@@ -816,15 +909,13 @@ asio::awaitable<void> ProcManager::stop_all(Millis grace) {
     log::verbose("procs did not stop when asked; sending SIGTERM");
   }
   if (!all_reaped()) {
-    signal_all(SIGTERM);
+    signal(SIGTERM);
     if (!co_await changed_.wait_until(all_reaped, Clock::now() + grace)) {
       log::verbose("procs did not stop after SIGTERM; sending SIGKILL");
-      signal_all(SIGKILL);
+      signal(SIGKILL);
       co_await changed_.wait_until(all_reaped, Clock::now() + Millis(5000));
     }
   }
-  // What the ranks started outside their process groups (daemons, setsid).
-  co_await proc_tracker::sweep(io_, Millis(5000));
 }
 
 }  // namespace meshrun

@@ -30,18 +30,31 @@ namespace meshrun {
 
 class SpawnerPool;
 
+// What the proc manager tells its host agent about the procs' own traffic.
+struct ProcEvents {
+  // A frame from an actor proc: one of the types a proc may send, already
+  // stamped with the proc it came from (a proc cannot speak for another).
+  std::function<void(uint32_t proc, std::string frame)> on_frame;
+  // A proc exited or failed to start: nothing it owed will be answered.
+  std::function<void(uint32_t proc, const std::string& cause)> on_gone;
+  // Back-pressure: while behind(), stop reading procs' frames until hold_back() returns.
+  std::function<bool()> behind;
+  std::function<asio::awaitable<void>()> hold_back;
+};
+
 class ProcManager {
  public:
-  // `upstream` receives ProcStatus, Output, and whatever procs send.
+  // `upstream` receives ProcStatus and Output; procs' own frames go to `events`.
   ProcManager(asio::io_context& io, ConnectionPtr upstream, std::string agent_path,
-              uint32_t host_rank);
+              uint32_t host_rank, ProcEvents events);
   ~ProcManager();
 
   // Create-or-update: a proc that exists keeps running and reports its state.
   void create(const CreateProcs& request);
-  // Forwards a payload to the procs whose rank `pred` accepts.
-  // The last proc takes `payload` itself: a large one is not copied again.
-  void forward(std::string payload, const std::function<bool(uint32_t rank)>& pred);
+  // To one actor proc by job-wide id; false when it is not (or no longer) here.
+  bool send_to(uint32_t proc, std::string_view payload);
+  bool send_to(uint32_t proc, std::string&& payload);
+  bool has_live_proc(uint32_t proc) const;
   // Back-pressure: until no proc has more than `bytes` queued to it, or
   // `deadline` (false then).
   asio::awaitable<bool> wait_queued_below(size_t bytes,
@@ -56,11 +69,14 @@ class ProcManager {
   // Stop message, SIGTERM to each group after `grace`, SIGKILL after another
   // `grace`; returns when every proc is reaped.
   asio::awaitable<void> stop_all(Millis grace);
+  // The same for one proc mesh's procs only (a controller stopping it).
+  asio::awaitable<void> stop_mesh(std::string mesh, Millis grace);
   size_t live() const;
 
  private:
   struct Proc {
     ProcEntry entry;
+    std::string mesh;  // the proc mesh it belongs to
     std::unique_ptr<Child> child;
     // A second pidfd: readable once the proc exited, before it is reaped.
     std::unique_ptr<asio::posix::stream_descriptor> exit_fd;
@@ -81,6 +97,8 @@ class ProcManager {
 
   struct Launch;
   void spawn_one(const CreateProcs& request, const ProcEntry& entry);
+  void signal_where(const std::function<bool(const Proc&)>& which, int sig);
+  asio::awaitable<void> stop_where(std::function<bool(const Proc&)> which, Millis grace);
   void finish_spawn(Launch& launch);
   asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
   asio::awaitable<void> serve_proc(std::shared_ptr<Proc> proc);
@@ -104,6 +122,7 @@ class ProcManager {
   ConnectionPtr upstream_;
   std::string agent_path_;
   uint32_t host_rank_;
+  ProcEvents events_;
   std::shared_ptr<SpawnerPool> spawners_;
   // Where spawner threads hand finished spawns back; cleared when this
   // manager goes away, so a late spawn never touches a dead loop or manager.
@@ -127,8 +146,8 @@ class ProcManager {
   std::unique_ptr<ClusterPmiJob> pmi_job_;  // command mode; outlives the procs' sessions
   std::unique_ptr<PmixServer> pmix_;        // goes first: it serves pmi_job_ from job_dir_
   bool pmix_failed_ = false;
-  std::optional<CreateProcs> deferred_;  // to spawn once the PMIx server has started
-  std::map<uint32_t, std::shared_ptr<Proc>> procs_;
+  std::optional<CreateProcs> deferred_;              // to spawn once the PMIx server has started
+  std::map<uint32_t, std::shared_ptr<Proc>> procs_;  // by job-wide proc id
   Notifier changed_;
   std::string output_scratch_;  // shared by every output pipe (one thread reads them)
 };

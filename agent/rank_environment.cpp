@@ -110,7 +110,10 @@ std::vector<std::string> rank_environment(const std::vector<std::string>& host,
     set_env(env, "SLURM_PROCID", rank);
     set_env(env, "SLURM_LOCALID", local_rank);
   }
-  if (!job.command) return env;
+  if (!job.command) {
+    set_env(env, "MESHRUN_PROC_ID", str(site.proc));  // its address in the job
+    return env;
+  }
   set_env(env, "RANK", rank);
   set_env(env, "LOCAL_RANK", local_rank);
   set_env(env, "ROLE_RANK", rank);

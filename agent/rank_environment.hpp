@@ -21,6 +21,7 @@ struct RankSite {
   std::string error_file;
   // What the PMIx server gave this rank (PMIX_RANK, PMIX_SERVER_URI*, ...).
   std::vector<std::string> pmix;
+  uint32_t proc = 0;  // job-wide proc id (MESHRUN_PROC_ID, actor procs)
 };
 
 // What every rank of one host shares.

@@ -1,4 +1,4 @@
-// Messaging figures measured through the runtime's MeshClient itself, so the
+// Messaging figures measured through the runtime's ControlPlane itself, so the
 // launcher's CLI and process start-up stay out of them: cast latency to a
 // whole actor mesh, unicast round trip, pipelined round-trip throughput,
 // one-way send() throughput at --payload bytes and at 1 MiB, and the peak RSS of the host agents
@@ -26,7 +26,7 @@
 #include "auth/secret.hpp"
 #include "auth/tls.hpp"
 #include "channel/listener.hpp"
-#include "mesh/client.hpp"
+#include "control/control_plane.hpp"
 #include "util/job_dir.hpp"
 #include "util/malloc_tuning.hpp"
 #include "wire/frame.hpp"
@@ -80,16 +80,16 @@ void emit(const char* key, double value) {
 class Bench {
  public:
   Bench(asio::io_context& io, const Options& opt, const Secret& secret)
-      : io_(io), opt_(opt), secret_(secret), client_(io, secret, Millis(30000)) {}
+      : io_(io), opt_(opt), secret_(secret), plane_(io, secret, Millis(30000)) {}
 
   asio::awaitable<int> run(const Address& bootstrap) {
-    if (auto ok = client_.listen(bootstrap); !ok) co_return fail(ok.error().message);
+    if (auto ok = plane_.listen(bootstrap); !ok) co_return fail(ok.error().message);
     // The crowd is at the door before the job starts, and not timed.
-    if (auto ok = co_await open_crowd(client_.address()); !ok) co_return fail(ok.error().message);
+    if (auto ok = co_await open_crowd(plane_.address()); !ok) co_return fail(ok.error().message);
     const auto t0 = Clock::now();
     LocalAllocator allocator(io_, opt_.hosts);
     AgentLaunch launch;
-    launch.bootstrap_addresses = client_.address().to_string();
+    launch.bootstrap_addresses = plane_.address().to_string();
     launch.secret_hex = secret_.to_hex();
     launch.agent_path = opt_.agent;
     if (opt_.tls) {
@@ -98,68 +98,78 @@ class Bench {
       if (!material) co_return fail(material.error().message);
       auto tls = TlsContext::make(*material);
       if (!tls) co_return fail(tls.error().message);
-      client_.use_tls(*tls);
+      plane_.use_tls(*tls);
       launch.tls_bundle = material->bundle();
       emit("tls_material_ms", us_since(k0) / 1000.0);
     }
     int status = co_await body(allocator, launch, t0);
     crowd_.clear();
-    co_await client_.shutdown(Millis(2000), Millis(10000));
+    co_await plane_.shutdown(Millis(2000), Millis(10000));
     co_return status;
   }
 
  private:
   asio::awaitable<int> body(Allocator& allocator, const AgentLaunch& launch, Clock::time_point t0) {
-    auto hosts = co_await client_.allocate(allocator, launch, Millis(60000));
+    auto hosts = co_await plane_.allocate(allocator, launch, Millis(60000));
     if (!hosts) co_return fail(hosts.error().message);
     auto per_host = Extent::make({{"procs", opt_.procs}});
     if (!per_host) co_return fail(per_host.error().message);
     CreateProcs create;
     create.env.push_back("MESHRUN_JOB_ID=bench");
-    auto procs = co_await client_.spawn_procs(*hosts, "p0", *per_host, create, Millis(60000));
+    const std::string p0 = "p0", a0 = "a0", type = "TestActor", params;
+    auto procs = co_await plane_.spawn_procs(p0, *per_host, create, Millis(60000));
     if (!procs) co_return fail(procs.error().message);
-    SpawnActors spawn;
-    spawn.mesh = "a0";
-    spawn.plugin = opt_.plugin;
-    spawn.type = "TestActor";
-    auto actors = co_await client_.spawn_actors(*procs, spawn, Millis(60000));
+    auto actors =
+        co_await plane_.spawn_actors(a0, procs->ref(), opt_.plugin, type, params, Millis(60000));
     if (!actors) co_return fail(actors.error().message);
     emit("setup_ms", us_since(t0) / 1000.0);
     // A fresh crowd at every socket for the measurements: the first one's
     // silent half is dropped at the 5 s handshake deadline.
     if (opt_.crowd > 0) {
       crowd_.clear();
-      for (const auto& h : client_.hosts()) {
+      for (const auto& h : plane_.hosts()) {
         auto where = Address::parse(h.address);
         if (!where) co_return fail("host address " + h.address + ": " + where.error().message);
         if (auto ok = co_await open_crowd(*where); !ok) co_return fail(ok.error().message);
       }
-      if (auto ok = co_await open_crowd(client_.address()); !ok) co_return fail(ok.error().message);
+      if (auto ok = co_await open_crowd(plane_.address()); !ok) co_return fail(ok.error().message);
     }
 
-    const Millis timeout(10000);
-    Slice all(procs->extent);
+    CallSettings options;
+    options.timeout = Millis(10000);
+    const MeshRef all = actors->ref;
     std::vector<double> samples;
     for (int i = 0; i < opt_.casts + 10; ++i) {
       const auto c0 = Clock::now();
-      auto r = co_await client_.cast(*actors, all, "GetActorId", "", timeout);
-      if (!r) co_return fail(r.error().message);
-      if (r->size() != all.num_ranks()) co_return fail("short cast");
+      auto r = co_await plane_.call(all, "GetActorId", "", options);
+      if (!r.ok() || r.replies.size() != all.size()) co_return fail("short cast");
       if (i >= 10) samples.push_back(us_since(c0));  // the first few warm caches up
     }
     emit("cast_p50_us", percentile(samples, 0.5));
     emit("cast_p99_us", percentile(samples, 0.99));
+    // The same call folded on the way back: one reply per host.
+    CallSettings summed = options;
+    summed.reducer = ReducerKind::count;
+    samples.clear();
+    for (int i = 0; i < opt_.casts + 10; ++i) {
+      const auto c0 = Clock::now();
+      auto r = co_await plane_.call(all, "GetActorId", "", summed);
+      if (!r.ok() || r.value != std::to_string(all.size())) co_return fail("short reduced cast");
+      if (i >= 10) samples.push_back(us_since(c0));
+    }
+    emit("reduced_cast_p50_us", percentile(samples, 0.5));
+    emit("reduced_cast_p99_us", percentile(samples, 0.99));
 
-    Slice one(procs->extent);
-    if (auto ok = one.restrict("hosts", 0, 1); !ok) co_return fail(ok.error().message);
-    if (auto ok = one.restrict("procs", 0, 1); !ok) co_return fail(ok.error().message);
+    auto first = all.at(0);
+    if (!first) co_return fail(first.error().message);
+    const MeshRef one = *first;
     const std::string payload(opt_.payload, 'x');
     samples.clear();
     for (int i = 0; i < opt_.unicasts + 100; ++i) {
       const auto c0 = Clock::now();
-      auto r = co_await client_.cast(*actors, one, "Echo", payload, timeout);
-      if (!r) co_return fail(r.error().message);
-      if (r->size() != 1 || (*r)[0].payload != payload) co_return fail("bad echo");
+      auto r = co_await plane_.call(one, "Echo", payload, options);
+      if (!r.ok() || r.replies.size() != 1 || r.replies.begin()->second != payload)
+        co_return fail("bad echo");
       if (i >= 100) samples.push_back(us_since(c0));
     }
     emit("unicast_p50_us", percentile(samples, 0.5));
@@ -176,8 +186,8 @@ class Bench {
           [&]() -> asio::awaitable<void> {
             while (sent < opt_.pipelined) {
               ++sent;
-              auto r = co_await client_.cast(*actors, one, "Echo", payload, timeout);
-              if (!r) ++errors;
+              auto r = co_await plane_.call(one, "Echo", payload, options);
+              if (!r.ok()) ++errors;
             }
             --running;
             done.notify();
@@ -191,12 +201,12 @@ class Bench {
 
     // One-way: send() with no reply, until the actor has counted them all.
     if (opt_.oneway > 0) {
-      auto secs = co_await oneway(*actors, one, opt_.payload, opt_.oneway);
+      auto secs = co_await oneway(one, opt_.payload, opt_.oneway);
       if (!secs) co_return fail(secs.error().message);
       emit("oneway64_msgs_per_s", opt_.oneway / *secs);
     }
     if (opt_.oneway_mib > 0) {
-      auto secs = co_await oneway(*actors, one, size_t{1} << 20, opt_.oneway_mib);
+      auto secs = co_await oneway(one, size_t{1} << 20, opt_.oneway_mib);
       if (!secs) co_return fail(secs.error().message);
       emit("oneway1m_bytes_per_s", static_cast<double>(opt_.oneway_mib) * (1 << 20) / *secs);
     }
@@ -208,10 +218,10 @@ class Bench {
 
   void emit_hwm(const std::string& prefix) {
     long agent_kib = 0, proc_kib = 0;
-    for (const auto& h : client_.hosts())
+    for (const auto& h : plane_.hosts())
       agent_kib = std::max(agent_kib, vm_hwm_kib(h.pid));
-    for (const auto& p : client_.procs())
-      proc_kib = std::max(proc_kib, vm_hwm_kib(p.pid));
+    for (uint32_t pid : plane_.procs().pids())
+      proc_kib = std::max(proc_kib, vm_hwm_kib(pid));
     emit((prefix + "agent_hwm_kib").c_str(), static_cast<double>(agent_kib));
     emit((prefix + "proc_hwm_kib").c_str(), static_cast<double>(proc_kib));
   }
@@ -220,22 +230,21 @@ class Bench {
   // that follows them (in order, to the same actor) shows them all counted.
   // drain() keeps at most kInFlight bytes queued in this process; each agent
   // holds back in turn, so nothing grows without bound.
-  asio::awaitable<Result<double>> oneway(const ActorMesh& actors, const Slice& one, size_t size,
-                                         int count) {
+  asio::awaitable<Result<double>> oneway(const MeshRef& one, size_t size, int count) {
     constexpr size_t kInFlight = 4u << 20;
     const Millis timeout(60000);
-    auto before = co_await counted(actors, one);
+    auto before = co_await counted(one);
     if (!before) co_return before.error();
     const std::string payload(size, 'x');
     const size_t frame = size + 64;  // about: the cast around the payload
     const size_t every = std::max<size_t>(1, (kInFlight / 4) / frame);
     const auto t0 = Clock::now();
     for (int i = 0; i < count; ++i) {
-      client_.send(actors, one, "Count", payload);
+      if (auto ok = plane_.send(one, "Count", payload); !ok) co_return ok.error();
       if ((static_cast<size_t>(i) + 1) % every == 0)
-        if (auto ok = co_await client_.drain(kInFlight, timeout); !ok) co_return ok.error();
+        if (auto ok = co_await plane_.drain(kInFlight, timeout); !ok) co_return ok.error();
     }
-    auto after = co_await counted(actors, one);
+    auto after = co_await counted(one);
     if (!after) co_return after.error();
     const double secs = us_since(t0) / 1e6;
     if (after->first - before->first != static_cast<uint64_t>(count) ||
@@ -247,14 +256,16 @@ class Bench {
   }
 
   // The actor's (messages, bytes) counted so far.
-  asio::awaitable<Result<std::pair<uint64_t, uint64_t>>> counted(const ActorMesh& actors,
-                                                                 const Slice& one) {
-    auto r = co_await client_.cast(actors, one, "GetCount", "", Millis(60000));
-    if (!r) co_return r.error();
-    if (r->size() != 1) co_return make_error(Errc::failed, "GetCount: no single reply");
+  asio::awaitable<Result<std::pair<uint64_t, uint64_t>>> counted(const MeshRef& one) {
+    CallSettings options;
+    options.timeout = Millis(60000);
+    auto r = co_await plane_.call(one, "GetCount", "", options);
+    if (!r.ok() || r.replies.size() != 1)
+      co_return make_error(Errc::failed, "GetCount: no single reply");
+    const std::string& reply = r.replies.begin()->second;
     unsigned long long n = 0, b = 0;
-    if (std::sscanf((*r)[0].payload.c_str(), "%llu %llu", &n, &b) != 2)
-      co_return make_error(Errc::failed, "GetCount: bad reply " + (*r)[0].payload);
+    if (std::sscanf(reply.c_str(), "%llu %llu", &n, &b) != 2)
+      co_return make_error(Errc::failed, "GetCount: bad reply " + reply);
     co_return std::pair<uint64_t, uint64_t>{n, b};
   }
 
@@ -283,7 +294,7 @@ class Bench {
   asio::io_context& io_;
   const Options& opt_;
   const Secret& secret_;
-  MeshClient client_;
+  ControlPlane plane_;
   std::vector<Socket> crowd_;
 };
 

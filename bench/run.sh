@@ -189,6 +189,18 @@ for k, v in vals.items():
     print(k, statistics.median(v), max(v) - min(v))
 EOF2
 
+# What a stranger waiting at a TCP socket of the job costs, with TLS and
+# without: needs the ssh test cluster (root, network namespaces).
+log "stranger cost (test cluster)"
+if "$SRC/tests/cluster/with-cluster.sh" 1 -- "$SRC/bench/stranger_cost.sh" "$MESHRUN" \
+  >"$TMP/stranger.out" 2>"$TMP/stranger.err"; then
+  sed 's/$/ 0/' "$TMP/stranger.out" >>"$RAW"
+else
+  for k in tls_launcher tls_agent plain_launcher plain_agent; do
+    na "stranger_${k}_kib" "$(tail -1 "$TMP/stranger.err" | cut -c1-60)"
+  done
+fi
+
 log "pingpong_raw and oneway_raw x5"
 for _ in 1 2 3 4 5; do "$B/bench/pingpong_raw"; "$B/bench/oneway_raw"; done >"$TMP/pp.out"
 python3 - "$TMP/pp.out" >>"$RAW" <<'EOF'
@@ -295,6 +307,15 @@ for key, what, unit in (("setup_ms", "start 2 hosts x 2 procs + actors", "ms"),
 row("Echo 64 B throughput while 100 bogus connections wait at every socket",
     rate("crowd100_pipelined_msgs_per_s"), "the same job with no crowd", rate("crowd0_pipelined_msgs_per_s"),
     ratio("crowd0_pipelined_msgs_per_s", "crowd100_pipelined_msgs_per_s"), "≤ 1.10x")
+def per_stranger(key):
+    v = get(key)
+    return "n/a (%s)" % v[1] if v[0] == "NA" else "%.0f KiB" % v[0]
+row("memory per stranger waiting at the launcher's / an agent's TCP socket, TLS 1.3",
+    "%s / %s" % (per_stranger("stranger_tls_launcher_kib"), per_stranger("stranger_tls_agent_kib")),
+    "the same with --no-tls",
+    "%s / %s" % (per_stranger("stranger_plain_launcher_kib"), per_stranger("stranger_plain_agent_kib")),
+    ratio("stranger_tls_launcher_kib", "stranger_plain_launcher_kib"),
+    "bounded: at most 128 wait per socket")
 def throughput(key):
     v, mbv = get(key), get("out_mb")
     if v[0] == "NA" or mbv[0] == "NA":

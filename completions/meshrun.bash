@@ -3,23 +3,28 @@
 # or without the bash-completion package; with it, the command after `--`
 # gets its own completion and -H without a hostfile offers known hosts.
 
-_meshrun_options='-n --np -N --nodes --per-host -x --env --cwd --check --dry-run
-  --launcher -H --host --hostfile --ssh-command --agent-path --bind --tree-threshold --no-tls
+_meshrun_options='-n --np -N --nodes --per-host --npernode --map-by --bind-to -x --env --genv
+  --envall --cwd --check --dry-run
+  --launcher -H --host --hostfile --oversubscribe --ssh-command --agent-path --bind
+  --tree-threshold --no-tls
   -l --tag-output --output-filename --raw --stdin
-  --timeout --grace --heartbeat-timeout --start-timeout
-  -v --verbose -q --quiet -V --version -h --help'
+  --timeout --grace --signal-forward --heartbeat-timeout --start-timeout
+  -v --verbose -q --quiet -V --version -h --help
+  -np -ppn -npernode -genv -envall -genvall -host -hosts -hostfile -map-by -bind-to -oversubscribe'
 
-# Options that take a value in the next word.
-_meshrun_takes_value() {
+# How many words of value an option takes (0: none); -genv NAME VALUE takes two.
+_meshrun_values() {
     case $1 in
-        -n | --np | -N | --nodes | --per-host | -x | --env | --cwd | --launcher | -H | --host | \
-            --hostfile | --ssh-command | --agent-path | --bind | --tree-threshold | \
-            --output-filename | --stdin | --timeout | --grace | --heartbeat-timeout | \
-            --start-timeout)
-            return 0
+        --genv | -genv) echo 2 ;;
+        -n | --np | -np | -N | --nodes | --per-host | --npernode | -ppn | -npernode | \
+            --map-by | -map-by | --bind-to | -bind-to | -x | --env | --cwd | --launcher | \
+            -H | --host | -host | -hosts | --hostfile | -hostfile | --ssh-command | --agent-path | \
+            --bind | --tree-threshold | --output-filename | --stdin | --timeout | --grace | \
+            --signal-forward | --heartbeat-timeout | --start-timeout)
+            echo 1
             ;;
+        *) echo 0 ;;
     esac
-    return 1
 }
 
 # Appends what a compgen call prints to COMPREPLY, a line a word, so file
@@ -52,7 +57,7 @@ _meshrun() {
     # neither an option, an option's value, nor the job spec. Also find the
     # hostfile for -H.
     COMPREPLY=()
-    local i word command_at=0 hostfile=""
+    local i word command_at=0 hostfile="" spec_seen=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
@@ -61,22 +66,29 @@ _meshrun() {
                 break
                 ;;
             --hostfile=*) hostfile=${word#*=} ;;
-            --hostfile)
+            --hostfile | -hostfile)
                 [[ ${COMP_WORDS[i + 1]-} == = ]] && ((i++))
                 ((i + 1 < COMP_CWORD)) && hostfile=${COMP_WORDS[i + 1]}
                 ((i++))
                 ;;
             =) ;;
             -*)
-                if _meshrun_takes_value "$word"; then
+                local n
+                n=$(_meshrun_values "$word")
+                if ((n > 0)); then
                     [[ ${COMP_WORDS[i + 1]-} == = ]] && ((i++))
-                    ((i++))
+                    ((i += n))
                 fi
                 ;;
-            *.toml) ;;
             *)
-                command_at=$i
-                break
+                # The job spec (a .toml, or any TOML file that is not a
+                # program) is followed by the command; anything else is it.
+                if [[ $word == *.toml || (-f $word && ! -x $word) ]] && ((!spec_seen)); then
+                    spec_seen=1
+                else
+                    command_at=$i
+                    break
+                fi
                 ;;
         esac
     done
@@ -95,7 +107,23 @@ _meshrun() {
         return 0
     fi
 
+    # The second word of -genv NAME VALUE: anything.
+    if ((COMP_CWORD > 1)); then
+        case ${COMP_WORDS[COMP_CWORD - 2]} in --genv | -genv) return 0 ;; esac
+    fi
     case $prev in
+        --map-by | -map-by)
+            COMPREPLY=($(compgen -W 'slot hwthread core socket' -- "$cur"))
+            return 0
+            ;;
+        --bind-to | -bind-to)
+            COMPREPLY=($(compgen -W 'none hwthread core socket' -- "$cur"))
+            return 0
+            ;;
+        --signal-forward)
+            COMPREPLY=($(compgen -W 'int term hup quit' -- "$cur"))
+            return 0
+            ;;
         --launcher)
             COMPREPLY=($(compgen -W 'auto local ssh slurm' -- "$cur"))
             return 0
@@ -104,7 +132,7 @@ _meshrun() {
             COMPREPLY=($(compgen -W 'rank0 all none' -- "$cur"))
             return 0
             ;;
-        --hostfile | --output-filename)
+        --hostfile | -hostfile | --output-filename)
             compopt -o filenames 2>/dev/null
             _meshrun_add compgen -f -- "$cur"
             return 0
@@ -120,11 +148,11 @@ _meshrun() {
             _meshrun_add compgen -f -- "$cur"
             return 0
             ;;
-        -x | --env)
+        -x | --env | --genv | -genv)
             COMPREPLY=($(compgen -e -- "$cur"))
             return 0
             ;;
-        -H | --host)
+        -H | --host | -host | -hosts)
             # A comma list: complete its last item, keep the ones before.
             local before="" last=$cur
             if [[ $cur == *,* ]]; then
@@ -142,8 +170,8 @@ _meshrun() {
             fi
             return 0
             ;;
-        -n | --np | -N | --nodes | --per-host | --tree-threshold | --bind | \
-            --timeout | --grace | --heartbeat-timeout | --start-timeout)
+        -n | --np | -np | -N | --nodes | --per-host | --npernode | -ppn | -npernode | \
+            --tree-threshold | --bind | --timeout | --grace | --heartbeat-timeout | --start-timeout)
             return 0 # a number, a duration or an address: nothing to offer
             ;;
     esac
@@ -152,10 +180,21 @@ _meshrun() {
         COMPREPLY=($(compgen -W "$_meshrun_options --" -- "$cur"))
         return 0
     fi
-    # The job spec: *.toml files, and directories to reach them.
-    compopt -o filenames 2>/dev/null
+    # The job spec or the command: *.toml files first, then directories to
+    # reach them, other files (a spec may have any name), and, once a word is
+    # begun, the programs on PATH (never shell builtins or functions).
+    compopt -o filenames -o nosort 2>/dev/null
     _meshrun_add compgen -f -X '!*.toml' -- "$cur"
     _meshrun_add compgen -d -- "$cur"
+    local f
+    while IFS= read -r f; do
+        [[ -d $f || $f == *.toml ]] || COMPREPLY+=("$f")
+    done < <(compgen -f -- "$cur")
+    if [[ -n $cur && $cur != */* ]]; then
+        while IFS= read -r f; do
+            [[ -n $(type -P -- "$f") ]] && COMPREPLY+=("$f")
+        done < <(compgen -c -- "$cur" | sort -u)
+    fi
     return 0
 }
 complete -F _meshrun meshrun

@@ -7,18 +7,30 @@
 function __meshrun_command
     set -l tokens (commandline -opc)
     set -e tokens[1]
-    set -l takes_value -n --np -N --nodes --per-host -x --env --cwd --launcher -H --host \
-        --hostfile --ssh-command --agent-path --bind --tree-threshold --output-filename --stdin \
-        --timeout --grace --heartbeat-timeout --start-timeout
+    set -l takes_value -n --np -np -N --nodes --per-host --npernode -ppn --map-by --bind-to -x \
+        --env --cwd --launcher -H --host -host --hostfile -hostfile --ssh-command --agent-path \
+        --bind --tree-threshold --output-filename --stdin --timeout --grace --signal-forward \
+        --heartbeat-timeout --start-timeout
+    set -l spec_seen 0
     while set -q tokens[1]
         set -l token $tokens[1]
         set -e tokens[1]
         if test "$token" = --
             set -q tokens[1]; and printf '%s\n' $tokens
             return 0
+        else if contains -- $token --genv -genv
+            set -e tokens[1..2]
         else if contains -- $token $takes_value
             set -e tokens[1]
-        else if string match -qr -- '^-|\.toml$' $token
+        else if string match -qr -- '^-' $token
+            continue
+        else if test $spec_seen = 0; and begin
+                string match -qr -- '\.toml$' $token; or begin
+                    test -f $token; and not test -x $token
+                end
+            end
+            # The job spec (a .toml, or any TOML file that is not a program).
+            set spec_seen 1
             continue
         else
             printf '%s\n' $token $tokens
@@ -28,11 +40,25 @@ function __meshrun_command
     return 1
 end
 
-# *.toml files, and directories to find them in.
+# The job spec or the command: *.toml files first, then directories, other
+# files (a spec may have any name) and, once a word is begun, programs on
+# PATH; never shell builtins or functions.
 function __meshrun_specs
     set -l prefix (commandline -ct)
-    set -l found $prefix*.toml $prefix*/
-    printf '%s\n' $found
+    set -l specs $prefix*.toml
+    set -l dirs $prefix*/
+    printf '%s\tJob spec\n' $specs
+    printf '%s\tDirectory\n' $dirs
+    for f in $prefix*
+        test -f $f; and not contains -- $f $specs; and printf '%s\tFile\n' $f
+    end
+    if test -n "$prefix"; and not string match -q -- '*/*' $prefix
+        for dir in $PATH
+            for f in $dir/$prefix*
+                test -f $f -a -x $f; and printf '%s\tCommand\n' (string replace -r -- '.*/' '' $f)
+            end
+        end | sort -u
+    end
 end
 
 function __meshrun_in_command
@@ -77,16 +103,22 @@ set -l opt 'not __meshrun_in_command'
 # Job
 complete -c meshrun -n $opt -s n -l np -x -d 'Total number of ranks'
 complete -c meshrun -n $opt -s N -l nodes -x -d 'Number of hosts'
-complete -c meshrun -n $opt -l per-host -x -d 'Ranks per host'
+complete -c meshrun -n $opt -l per-host -l npernode -o ppn -x -d 'Ranks per host (with -n: at most)'
+complete -c meshrun -n $opt -o np -x -d 'Total number of ranks'
+complete -c meshrun -n $opt -l map-by -x -a 'slot hwthread core socket' -d 'Place local ranks by'
+complete -c meshrun -n $opt -l bind-to -x -a 'none hwthread core socket' -d 'Bind ranks to'
 complete -c meshrun -n $opt -s x -l env -x -a '(set -xn)' -d 'Pass VAR or set VAR=VALUE in every rank'
+complete -c meshrun -n $opt -l genv -o genv -x -a '(set -xn)' -d 'Set NAME to VALUE in every rank'
+complete -c meshrun -n $opt -l envall -o envall -d "Pass meshrun's whole environment"
 complete -c meshrun -n $opt -l cwd -x -a '(__fish_complete_directories)' -d 'Working directory of every rank'
 complete -c meshrun -n $opt -l check -d 'Check the job spec and flags, start nothing'
 complete -c meshrun -n $opt -l dry-run -d 'Print the launcher and rank map, start nothing'
 
 # Hosts
 complete -c meshrun -n $opt -l launcher -x -a 'auto local ssh slurm' -d 'How hosts are started'
-complete -c meshrun -n $opt -s H -l host -x -a '(__meshrun_hosts)' -d 'Hosts: a,b or node[01-04]'
-complete -c meshrun -n $opt -l hostfile -r -F -d 'File of hosts'
+complete -c meshrun -n $opt -s H -l host -o host -x -a '(__meshrun_hosts)' -d 'Hosts: a,b or node[01-04]'
+complete -c meshrun -n $opt -l hostfile -o hostfile -r -F -d 'File of hosts'
+complete -c meshrun -n $opt -l oversubscribe -d 'Accepted: slots never limit a host'
 complete -c meshrun -n $opt -l ssh-command -x -a '(__fish_complete_command)' -d 'ssh client and its options'
 complete -c meshrun -n $opt -l agent-path -r -F -d "meshrun-agent's path on the hosts"
 complete -c meshrun -n $opt -l bind -x -d 'Address the agents dial back to'
@@ -101,7 +133,8 @@ complete -c meshrun -n $opt -l stdin -x -a 'rank0 all none' -d "Who reads meshru
 
 # Signals and time
 complete -c meshrun -n $opt -l timeout -x -d 'End the job after DURATION'
-complete -c meshrun -n $opt -l grace -x -d 'Time from SIGTERM to SIGKILL'
+complete -c meshrun -n $opt -l grace -x -d 'Time from the first signal to SIGKILL'
+complete -c meshrun -n $opt -l signal-forward -x -a 'int term hup quit' -d 'What ranks get first on Ctrl-C'
 complete -c meshrun -n $opt -l heartbeat-timeout -x -d 'Silence after which a host is lost'
 complete -c meshrun -n $opt -l start-timeout -x -d 'Time a host may take to start'
 
@@ -112,5 +145,5 @@ complete -c meshrun -n $opt -s V -l version -d 'Print the version and exit'
 complete -c meshrun -n $opt -s h -l help -d 'Print help and exit'
 
 # The job spec, then the command and its arguments.
-complete -c meshrun -n $opt -a '(__meshrun_specs)' -d 'Job spec'
+complete -c meshrun -n $opt -k -a '(__meshrun_specs)'
 complete -c meshrun -n __meshrun_in_command -a '(__meshrun_complete_command)'

@@ -5,12 +5,14 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
@@ -19,26 +21,36 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "alloc/placement.hpp"
+#include "alloc/slurm_allocator.hpp"
 #include "alloc/ssh_allocator.hpp"
 #include "auth/secret.hpp"
 #include "auth/tls.hpp"
+#include "control/control_plane.hpp"
+#include "launcher/builtin_controller.hpp"
+#include "launcher/call_report.hpp"
+#include "launcher/job_plan.hpp"
 #include "launcher/locate.hpp"
 #include "launcher/output_writer.hpp"
 #include "launcher/progress.hpp"
 #include "launcher/rank_report.hpp"
-#include "mesh/client.hpp"
 #include "process/child.hpp"
+#include "process/cpu_binding.hpp"
 #include "process/mpi_probe.hpp"
+#include "process/spawn.hpp"
 #include "process/tracking.hpp"
+#include "util/duration_format.hpp"
 #include "util/exit_status.hpp"
 #include "util/fd_limit.hpp"
 #include "util/job_dir.hpp"
 #include "util/log.hpp"
+#include "util/number_ranges.hpp"
 
 namespace meshrun {
 namespace {
@@ -47,8 +59,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
+// After a rank fails, how long other ranks' failures may take to arrive and
+// still count: ranks that fail together then give the same status every run.
+constexpr Millis kSettleWindow{250};
 
-// "0-3, 7, 9-10"
 // MESHRUN_SERVE_PMIX for the agents, empty when they serve no PMIx: they
 // start the server as they start, before the ranks' spawn needs it, for a
 // command that may speak it (a plain program such as true or hostname is
@@ -77,15 +91,19 @@ std::string host_names_variable(const std::vector<Host>& hosts) {
   return v;
 }
 
-// An argument as a shell would need it typed, for the --dry-run map.
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789_-+=/.,:%@") == std::string::npos)
-    return arg;
-  std::string out = "'";
-  for (char c : arg)
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+// Stops meshrun as SIGTSTP's default action would (the handler that caught
+// it is set aside meanwhile); returns once meshrun is continued.
+void stop_self() {
+  struct sigaction dfl {
+  }, caught{};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGTSTP, &dfl, &caught);
+  sigset_t tstp;
+  sigemptyset(&tstp);
+  sigaddset(&tstp, SIGTSTP);
+  ::pthread_sigmask(SIG_UNBLOCK, &tstp, nullptr);
+  ::raise(SIGTSTP);
+  ::sigaction(SIGTSTP, &caught, nullptr);
 }
 
 // meshrun's stdin, read on a thread of its own: fd 0 is shared with the
@@ -145,50 +163,9 @@ class StdinReader : public std::enable_shared_from_this<StdinReader> {
   bool ready_ = true;
 };
 
-struct Plan {
-  Placement placement;
-  uint32_t hosts = 1;
-  Extent per_host;
-  std::string agent_path;
-  std::string plugin_path;
-};
-
-Result<Plan> make_plan(const JobSpec& spec) {
-  Plan plan;
-  std::vector<Dim> dims;
-  for (const auto& d : spec.procs.extent)
-    dims.push_back({d.name, d.size});
-  auto extent = Extent::make(dims);
-  if (!extent) return extent.error();
-  if (extent->find("hosts") >= 0)
-    return make_error(Errc::invalid_argument,
-                      "the per-host extent cannot have a 'hosts' dimension");
-  plan.per_host = *extent;
-  auto placement = place(spec, static_cast<uint32_t>(extent->num_ranks()));
-  if (!placement) return placement.error();
-  plan.placement = *placement;
-  if (placement->per_host != extent->num_ranks()) {
-    // The launcher chose the ranks per host (SLURM's tasks per node), which it
-    // only does for a job that gave no per-host extent of its own.
-    auto resized = Extent::make({{dims.front().name, placement->per_host}});
-    if (!resized) return resized.error();
-    plan.per_host = *resized;
-  }
-  plan.hosts = static_cast<uint32_t>(placement->hosts.size());
-  auto agent = locate_agent(spec.hosts.agent_path);
-  if (!agent) return agent.error();
-  plan.agent_path = *agent;
-  if (spec.actors) {
-    auto plugin = locate_plugin(spec.actors->plugin);
-    if (!plugin) return plugin.error();
-    plan.plugin_path = *plugin;
-  }
-  return plan;
-}
-
 OutputOptions output_options(const JobSpec& spec, const Plan& plan) {
   return {spec.output.tag, spec.output.raw, spec.output.filename_pattern,
-          plan.hosts * plan.per_host.num_ranks() > 1};
+          plan.placement.total() > 1};
 }
 
 // Local agents inherit this process's limits, so their ranks are checked here
@@ -265,87 +242,69 @@ std::string remote_candidates(const Address& listening, LauncherKind launcher) {
   return joined;
 }
 
-void print_dry_run(const JobSpec& spec, const Plan& plan) {
-  const uint64_t per = plan.per_host.num_ranks();
-  std::printf("launcher: %s (%s)\n", launcher_name(plan.placement.launcher).c_str(),
-              plan.placement.why.c_str());
-  std::printf("%-6s %-8s %-10s %s\n", "rank", "host", "local",
-              spec.command_mode() ? "command" : "proc");
-  for (uint32_t h = 0; h < plan.hosts; ++h)
-    for (uint64_t l = 0; l < per; ++l) {
-      std::string what;
-      if (spec.command_mode()) {
-        for (const auto& a : spec.procs.command)
-          what += (what.empty() ? "" : " ") + shell_quote(a);
-      } else {
-        what = spec.procs.name + "_" + std::to_string(h * per + l) + " (actor " +
-               spec.actors->name + ": " + spec.actors->type + ")";
-      }
-      std::printf("%-6llu %-8s %-10llu %s\n", static_cast<unsigned long long>(h * per + l),
-                  plan.placement.hosts[h].name.c_str(), static_cast<unsigned long long>(l),
-                  what.c_str());
-    }
-}
-
 class Job {
  public:
   Job(asio::io_context& io, const JobSpec& spec, const Plan& plan, const Secret& secret,
-      std::string job_id)
+      std::string job_id, CallReport& report)
       : io_(io),
         spec_(spec),
         plan_(plan),
-        client_(io, secret, spec.hosts.heartbeat_timeout),
-        output_(output_options(spec, plan), plan.hosts * plan.per_host.num_ranks()),
+        plane_(io, secret, spec.hosts.heartbeat_timeout),
+        output_(output_options(spec, plan), plan.placement.total()),
         secret_(secret),
-        job_id_(std::move(job_id)) {
-    client_.set_job_id(job_id_);
-    client_.on_output = [this](const Output& out) {
-      const uint32_t host =
-          static_cast<uint32_t>(out.rank / std::max<uint64_t>(1, plan_.per_host.num_ranks()));
+        job_id_(std::move(job_id)),
+        report_(report) {
+    plane_.set_job_id(job_id_);
+    plane_.on_output = [this](const Output& out, const ProcMesh& mesh, uint32_t rank) {
+      const uint32_t host = mesh.host_of(rank);
+      // Ranks of the job's first proc mesh are named by rank; a proc of a
+      // mesh a controller made later, by its job-wide id.
+      Output labelled = out;
+      if (mesh.base == 0) labelled.proc = rank;
       progress_.clear();
-      output_.write(out, host < client_.hosts().size() ? client_.hosts()[host].hostname : "");
+      output_.write(labelled, host < plane_.hosts().size() ? plane_.hosts()[host].hostname : "");
+      progress_.redraw();
     };
-    client_.on_proc_exit = [this](const ProcStatus& st) { rank_report_.note(st); };
-    client_.on_progress = [this](const std::string& line) {
+    plane_.procs().on_rank_exit = [this](const ProcStatus& st) { rank_report_.note(st); };
+    plane_.set_progress([this](const std::string& line) {
       log::debug(line);
       progress_.update(line);
-    };
+    });
   }
 
   asio::awaitable<int> run(const Address& bootstrap) {
     const auto t0 = Clock::now();
-    if (auto ok = client_.listen(bootstrap); !ok) {
+    if (auto ok = plane_.listen(bootstrap); !ok) {
       log::error(ok.error().message);
       co_return kExitLaunchFailed;
     }
     auto phase = [&](const char* what) {
-      progress_.clear();
-      log::verbose(
-          std::string(what) + " after " +
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
-              1000.0) +
-          " ms");
+      log::verbose(std::string(what) + " after " + format_duration(Clock::now() - t0));
     };
     auto allocator = make_allocator(io_, plan_.placement, spec_);
     const AgentLaunch launch = agent_launch();
 
     int status = co_await lifecycle(*allocator, launch, phase);
-    co_await client_.shutdown(spec_.grace, spec_.shutdown_timeout);
+    progress_.finish();
+    co_await plane_.shutdown(spec_.grace, spec_.shutdown_timeout);
     phase("shut down");
+    if (spec_.command_mode() && plane_.procs().rank_count() > 0 &&
+        (status != 0 || log::enabled(log::Level::verbose)))
+      log::notice(rank_summary(Clock::now() - t0));
     // A job stopped by a signal exits 128+N whatever else failed meanwhile.
-    if (interrupt_signal_) status = 128 + interrupt_signal_;
+    if (interrupt_signal_) status = exit_status::kSignalBase + interrupt_signal_;
     output_.close_all();
     if (status == exit_status::kOk && output_.lost()) status = exit_status::kOutputLost;
+    report_.exit(status, plane_.failure() ? plane_.failure()->message : std::string());
     co_return status;
   }
 
   // What every agent is told: where to dial, the secret, its environment.
   AgentLaunch agent_launch() const {
     AgentLaunch launch;
-    launch.bootstrap_addresses = client_.address().to_string();
+    launch.bootstrap_addresses = plane_.address().to_string();
     if (plan_.placement.remote()) {
-      launch.bootstrap_addresses = remote_candidates(client_.address(), plan_.placement.launcher);
+      launch.bootstrap_addresses = remote_candidates(plane_.address(), plan_.placement.launcher);
       // Ranks start where meshrun was started, if that directory exists there.
       char cwd[4096];
       if (spec_.procs.cwd.empty() && ::getcwd(cwd, sizeof cwd))
@@ -361,6 +320,8 @@ class Job {
       launch.env.push_back("MESHRUN_VERBOSE=2");
     else if (log::enabled(log::Level::verbose))
       launch.env.push_back("MESHRUN_VERBOSE=1");
+    else if (!log::enabled(log::Level::warn))
+      launch.env.push_back("MESHRUN_VERBOSE=0");  // -q: the agents and procs too
     // How agents track their ranks' processes (agent/proc_tracker.hpp).
     if (const char* tracking = std::getenv("MESHRUN_PROC_TRACKING"))
       launch.env.push_back(std::string("MESHRUN_PROC_TRACKING=") + tracking);
@@ -375,31 +336,61 @@ class Job {
 
   // TCP between hosts runs TLS with this job's material from now on.
   void use_tls(std::shared_ptr<TlsContext> tls, std::string bundle) {
-    client_.use_tls(std::move(tls));
+    plane_.use_tls(std::move(tls));
     tls_bundle_ = std::move(bundle);
   }
 
+  // The first SIGINT or SIGTERM stops the job in order and says so at once;
+  // the second kills every rank.
   void interrupt(int sig) {
-    const auto now = Clock::now();
-    if (interrupted_ && now - last_interrupt_ < std::chrono::seconds(2)) {
-      log::warn("second interrupt: killing every rank now");
-      client_.signal_procs(SIGKILL);
-    } else if (interrupted_) {
-      log::warn(std::string("interrupted by ") + signal_name(sig) +
-                " again; another within 2 s kills every rank at once");
+    if (interrupted_) {
+      log::warn(signal_name(sig) + " again: killing every rank now");
+      plane_.signal_procs(SIGKILL);
+      return;
     }
     interrupted_ = true;
-    last_interrupt_ = now;
     interrupt_signal_ = sig;
     // fail() keeps the first failure; under SLURM the ranks' own SIGTERM
     // deaths can arrive before ours, and this must still be said.
-    if (client_.failure() && client_.failure()->status != 128 + sig)
-      log::error(std::string("interrupted by ") + signal_name(sig) + " while stopping");
-    client_.fail(
-        {std::string("interrupted by ") + signal_name(sig) + "; stopping every rank", 128 + sig});
+    const bool stopping = plane_.failure().has_value();
+    plane_.fail({"interrupted by " + signal_name(sig), exit_status::kSignalBase + sig});
+    const std::string again =
+        sig == SIGINT ? "press Ctrl-C again" : "send " + signal_name(sig) + " again";
+    const auto running = plane_.procs().running_ranks();
+    std::string now;
+    if (spec_.command_mode() && !running.empty())
+      now = "sending " + signal_name(spec_.signal_forward) + " to " +
+            std::to_string(running.size()) + (running.size() == 1 ? " rank" : " ranks") +
+            " and waiting up to " + format_duration(spec_.grace) + " for " +
+            (running.size() == 1 ? "it" : "them") + " to exit before SIGKILL; " + again +
+            " to kill at once";
+    else
+      now = "stopping the job's procs and hosts (SIGKILL after " + format_duration(spec_.grace) +
+            "); " + again + " to kill every rank at once";
+    log::error("interrupted by " + signal_name(sig) + (stopping ? " while stopping" : "") + ": " +
+               now);
   }
+  int interrupted_by() const { return interrupt_signal_; }
 
-  void forward_signal(int sig) { client_.signal_procs(sig); }
+  void forward_signal(int sig) { plane_.signal_procs(sig); }
+
+  // Ctrl-Z: the ranks have been sent SIGTSTP; once that has left, meshrun
+  // stops itself so the shell gets the terminal back. `fg` continues
+  // meshrun, and its SIGCONT is forwarded to the ranks.
+  void suspend() {
+    asio::co_spawn(
+        io_,
+        [this]() -> asio::awaitable<void> {
+          co_await plane_.drain(0, std::chrono::seconds(1));
+          progress_.clear();
+          stop_self();
+          // Hosts kept talking while we were stopped; their words are
+          // waiting to be read, not missing.
+          plane_.host_set().excuse_silence();
+          progress_.redraw();
+        },
+        asio::detached);
+  }
 
  private:
   template <class Phase>
@@ -413,104 +404,121 @@ class Job {
       // A tree starts in two waves: the first level, then their children.
       if (plan_.hosts > spec_.hosts.tree_threshold) start_timeout *= 2;
     }
-    auto hosts = co_await client_.allocate(allocator, launch, start_timeout);
+    auto hosts = co_await plane_.allocate(allocator, launch, start_timeout);
     if (!hosts) {
       // allocate() records a failure for hosts that failed, not for an
       // allocator that could not start at all.
-      if (!client_.failure()) log::error(hosts.error().message);
+      if (!plane_.failure()) log::error(hosts.error().message);
       co_return report_failure(kExitLaunchFailed);
     }
     phase("hosts ready");
 
     CreateProcs create;
-    create.command = spec_.procs.command;
     for (const auto& [k, v] : spec_.procs.env)
       create.env.push_back(k + "=" + v);
     create.env.push_back("MESHRUN_JOB_ID=" + job_id_);
-    if (spec_.command_mode()) create.env.push_back(host_names_variable(client_.hosts()));
+    create.env.push_back("MESHRUN_JOB_NAME=" + spec_.name);
+    if (spec_.command_mode()) create.env.push_back(host_names_variable(plane_.hosts()));
     create.cwd = spec_.procs.cwd;
     create.stdin_mode = static_cast<uint8_t>(spec_.output.stdin_mode);
     create.raw_output = spec_.output.raw;
+    plane_.set_proc_template(create);  // what a controller's proc meshes get
+    create.command = spec_.procs.command;
+    for (auto& kv : binding_env(spec_.procs.binding))  // the agents bind the ranks
+      create.env.push_back(std::move(kv));
     const auto deadline =
         spec_.timeout.count() > 0 ? Clock::now() + spec_.timeout : Clock::time_point::max();
-    auto procs = co_await client_.spawn_procs(*hosts, spec_.procs.name, plan_.per_host, create,
-                                              spec_.procs.spawn_timeout);
+    Result<ProcMesh> procs = make_error(Errc::failed, "");
+    if (plan_.placement.uniform()) {
+      procs = co_await plane_.spawn_procs(spec_.procs.name, plan_.per_host, create,
+                                          spec_.procs.spawn_timeout);
+    } else {
+      // A named local, not a temporary: GCC 12 destroys a temporary in a
+      // co_await expression twice.
+      std::vector<uint32_t> counts = plan_.placement.ranks;
+      procs = co_await plane_.spawn_procs(spec_.procs.name, std::move(counts), create,
+                                          spec_.procs.spawn_timeout);
+    }
     if (!procs) {
       // Ranks that started (or failed) before the failure are ended and
       // counted like any other; a start timeout is left to the shutdown.
-      const auto& f = client_.failure();
+      const auto& f = plane_.failure();
       if (spec_.command_mode() && f && f->status != kExitLaunchFailed) co_return co_await finish();
       co_return report_failure(kExitLaunchFailed);
     }
     phase("procs ready");
 
     if (spec_.command_mode()) {
-      if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->extent.num_ranks());
-      const bool done = co_await client_.wait_all_exited(deadline);
+      progress_.finish();  // the job runs: output is the ranks' now
+      if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->size());
+      const bool done = co_await plane_.procs().wait_all_exited(deadline);
       if (!done) {
         log::error("timed out after " + format_seconds(spec_.timeout) +
-                   "; ranks still running: " + rank_ranges(client_.running_ranks()));
-        client_.fail({"timeout", kExitTimeout});
+                   "; ranks still running: " + number_ranges(plane_.procs().running_ranks()));
+        plane_.fail({"timeout", kExitTimeout});
         timed_out_ = true;
       }
       co_return co_await finish();
     }
-
-    SpawnActors spawn;
-    spawn.mesh = spec_.actors->name;
-    spawn.plugin = plan_.plugin_path;
-    spawn.type = spec_.actors->type;
-    spawn.params_toml = spec_.actors->params_toml;
-    auto actors = co_await client_.spawn_actors(*procs, spawn, spec_.actors->spawn_timeout);
-    if (!actors) co_return report_failure(1);
-    phase("actors spawned");
-
-    if (spec_.cast) {
-      Slice slice(procs->extent);
-      for (const auto& s : spec_.cast->slice) {
-        auto ok = slice.restrict(s.dim, s.begin, s.end);
-        if (!ok) {
-          log::error(spec_.source + ": cast.slice: " + ok.error().message);
-          co_return 2;
-        }
-      }
-      for (uint32_t i = 0; i < std::max(1u, spec_.cast->repeat); ++i) {
-        const auto c0 = Clock::now();
-        auto replies = co_await client_.cast(*actors, slice, spec_.cast->message,
-                                             spec_.cast->payload, spec_.cast->timeout);
-        if (!replies) {
-          if (client_.failure()) co_return report_failure(1);
-          log::error(replies.error().message);
-          co_return 1;
-        }
-        const auto us =
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c0).count();
-        std::sort(replies->begin(), replies->end(),
-                  [](const Reply& a, const Reply& b) { return a.rank < b.rank; });
-        if (i + 1 == std::max(1u, spec_.cast->repeat)) print_replies(*actors, slice, *replies, us);
-        if (spec_.cast->message == "GetActorId") {
-          for (const auto& r : *replies)
-            if (r.rank >= actors->actor_ids.size() || r.payload != actors->actor_ids[r.rank]) {
-              log::error("rank " + std::to_string(r.rank) + " answered GetActorId with '" +
-                         r.payload + "', which is not an actor of mesh " + actors->name);
-              co_return 1;
-            }
-        }
-      }
-      phase("cast answered");
-    }
-    co_return 0;
+    co_return co_await actors(*procs, deadline, phase);
   }
 
-  void print_replies(const ActorMesh& actors, const Slice& slice, const std::vector<Reply>& replies,
-                     long long us) {
-    std::string out;
-    out += "cast " + spec_.cast->message + " to " + actors.name + slice.to_string() + ": " +
-           std::to_string(replies.size()) + " of " + std::to_string(slice.num_ranks()) +
-           " actors replied in " + std::to_string(us / 1000.0) + " ms\n";
-    for (const auto& r : replies)
-      out += "  rank " + std::to_string(r.rank) + ": " + r.payload + "\n";
-    output_.print(out);
+  // Actor mode: the spec's meshes, then its controller (or the built-in one
+  // that plays [[cast]]), until it ends the job, it fails, or the deadline.
+  template <class Phase>
+  asio::awaitable<int> actors(const ProcMesh& procs, Clock::time_point deadline, Phase phase) {
+    BuiltinController builtin(plane_, spec_, plan_, report_);
+    if (auto ok = co_await builtin.spawn_meshes(procs, deadline); !ok) {
+      if (plane_.failure()) co_return report_failure(exit_status::kFailed);
+      log::error(ok.error().message);
+      co_return ok.error().code == Errc::timeout&& Clock::now() >= deadline ? kExitTimeout
+                                                                            : exit_status::kFailed;
+    }
+    phase("actors spawned");
+    progress_.finish();
+    if (!spec_.controller) {
+      const int status = co_await builtin.run_casts(deadline);
+      if (plane_.failure()) co_return report_failure(exit_status::kFailed);
+      phase("casts answered");
+      co_return status;
+    }
+    ControllerHost& controller = plane_.controller();
+    controller.on_call = [this](const CallRecord& r) { report_.call(r); };
+    controller.on_print = [this](std::string_view line) { report_.print(line); };
+    if (auto ok = controller.load(plan_.controller_plugin, spec_.controller->type,
+                                  spec_.controller->params_toml);
+        !ok) {
+      log::error(spec_.controller->where + ": controller: " + ok.error().message);
+      co_return exit_status::kFailed;
+    }
+    plane_.supervisor = [&controller](const SupervisionEvent& ev) {
+      return controller.supervise(ev);
+    };
+    if (auto ok = controller.start(); !ok) {
+      log::error(ok.error().message);
+      co_return exit_status::kFailed;
+    }
+    phase("controller started");
+    const bool ended = co_await controller.wait_exit(deadline);
+    if (plane_.failure() && !controller.exit_status())
+      co_return report_failure(exit_status::kFailed);
+    if (!ended) {
+      std::string waiting;
+      for (const auto& c : controller.calls_in_flight())
+        waiting += (waiting.empty() ? "" : "; ") + c;
+      log::error("timed out after " + format_seconds(spec_.timeout) +
+                 (waiting.empty() ? "; the controller had not ended the job"
+                                  : "; still waiting for: " + waiting));
+      co_return kExitTimeout;
+    }
+    const int status = *controller.exit_status();
+    if (!controller.exit_reason().empty()) {
+      if (status == 0)
+        log::verbose("the controller ended the job: " + controller.exit_reason());
+      else
+        log::error(controller.exit_reason());
+    }
+    co_return status;
   }
 
   static std::string format_seconds(Millis d) {
@@ -519,19 +527,31 @@ class Job {
     return buf;
   }
 
-  // Command mode's end: say what failed (once), end every rank still
-  // running (SIGTERM, SIGKILL after the grace), then decide the status from
-  // what every rank did.
+  // Command mode's end: let failures that come together all arrive, end
+  // every rank still running (the first signal, SIGKILL after the grace),
+  // then decide the status from what every rank did: the lowest rank that
+  // failed on its own, the others counted.
   asio::awaitable<int> finish() {
-    const auto& f = client_.failure();
-    if (f && !timed_out_) log::error(f->message);
+    auto& procs = plane_.procs();
+    const auto& f = plane_.failure();
+    if (f && f->rank_exit) co_await procs.settle(kSettleWindow);
+    // Said before the grace, so a user waiting knows why; a rank's failure
+    // is said after it, with every failure counted.
+    if (f && !f->rank_exit && !timed_out_ && !interrupted_) log::error(f->message);
     if (auto r = rank_report_.error_file_report(); f && !r.empty()) log::error(r);
     if (auto w = rank_report_.singleton_warning(); !w.empty()) log::warn(w);
-    if (f) co_await client_.stop_ranks(spec_.grace);
+    if (f) co_await procs.stop_ranks(spec_.grace, interrupted_ ? spec_.signal_forward : SIGTERM);
     if (stdin_) stdin_->stop();
-    if (!f) co_return 0;
+    if (!f) co_return exit_status::kOk;
     if (f->rank_exit)
-      if (auto s = client_.lowest_failed_status()) co_return *s;
+      if (auto failed = procs.rank_failures()) {
+        if (!interrupted_)
+          log::error(failed->what + (failed->others == 0
+                                         ? std::string()
+                                         : " (" + std::to_string(failed->others) + " other rank" +
+                                               (failed->others > 1 ? "s" : "") + " failed too)"));
+        co_return failed->status;
+      }
     co_return f->status;
   }
 
@@ -539,72 +559,110 @@ class Job {
     const bool all = spec_.output.stdin_mode == StdinMode::all;
     stdin_ = StdinReader::start(io_, [this, all, ranks](std::string data) {
       for (uint64_t r = 0; r < (all ? ranks : 1); ++r)
-        client_.send_input(static_cast<uint32_t>(r), data);
+        plane_.send_input(static_cast<uint32_t>(r), data);
     });
   }
 
   int report_failure(int fallback) {
-    const auto& f = client_.failure();
+    const auto& f = plane_.failure();
     if (!f) return fallback;
-    log::error(f->message);
+    if (!interrupted_) log::error(f->message);  // interrupt() said it
     return f->status;
+  }
+
+  // Command mode's last word, in a fixed form for people and CI alike:
+  // "summary: 4 ranks on 2 hosts; exit code 0: ranks 0-1, 3; exit code 3:
+  // rank 2" (and "; took 1.2 s" with -v). Outcomes in a fixed order.
+  std::string rank_summary(Clock::duration took) const {
+    std::map<std::pair<int, int>, std::vector<uint32_t>> by_outcome;
+    const auto procs = plane_.procs().rank_statuses();
+    for (uint32_t r = 0; r < procs.size(); ++r) {
+      const auto& p = procs[r];
+      std::pair<int, int> key{4, 0};  // never reported an end
+      if (p.state == ProcState::failed)
+        key = {3, 0};
+      else if (p.state == ProcState::exited && p.detail == kStoppedByMeshrun)
+        key = {2, 0};
+      else if (p.state == ProcState::exited)
+        key = {p.exited_normally ? 0 : 1, p.code};
+      by_outcome[key].push_back(r);
+    }
+    const size_t hosts = plane_.hosts().size();
+    std::string out = "summary: " + std::to_string(procs.size()) +
+                      (procs.size() == 1 ? " rank" : " ranks") + " on " + std::to_string(hosts) +
+                      (hosts == 1 ? " host" : " hosts");
+    for (const auto& [key, ranks] : by_outcome) {
+      static const char* kWhat[] = {"exit code ", "signal ", "stopped by meshrun",
+                                    "could not start", "no exit status"};
+      std::string what = kWhat[key.first];
+      if (key.first == 0) what += std::to_string(key.second);
+      if (key.first == 1) what += signal_name(key.second);
+      out += "; " + what + (ranks.size() == 1 ? ": rank " : ": ranks ") + number_ranges(ranks);
+    }
+    if (log::enabled(log::Level::verbose)) out += "; took " + format_duration(took);
+    return out;
   }
 
   asio::io_context& io_;
   const JobSpec& spec_;
   const Plan& plan_;
-  MeshClient client_;
-  RankReport rank_report_{plan_.hosts * plan_.per_host.num_ranks()};
+  ControlPlane plane_;
+  RankReport rank_report_{plan_.placement.total()};
   OutputWriter output_;
   const Secret& secret_;
   std::string job_id_;
+  CallReport& report_;
   std::string tls_bundle_;  // what agents get after the secret; empty: no TLS
   std::shared_ptr<StdinReader> stdin_;
   bool timed_out_ = false;
   bool interrupted_ = false;
   int interrupt_signal_ = 0;
-  Clock::time_point last_interrupt_;
   ProgressLine progress_;  // on the terminal until the job runs
 };
 
 }  // namespace
 
-int run_job(const JobSpec& spec, const RunOptions& options) {
+JobOutcome run_job(const JobSpec& spec, const RunOptions& options) {
   auto plan = make_plan(spec);
   if (!plan) {
     log::error(plan.error().message);
-    return plan.error().code == Errc::invalid_argument ? 2 : kExitLaunchFailed;
+    return {plan.error().code == Errc::invalid_argument || plan.error().code == Errc::not_found
+                ? exit_status::kUsage
+                : kExitLaunchFailed};
+  }
+  for (const auto& u : plan->unchecked)
+    log::warn("not checked here: " + u);
+  if (auto fds = check_descriptors(spec, *plan); !fds) {
+    log::error(fds.error().message);
+    return {kExitLaunchFailed};
   }
   if (options.dry_run) {
     print_dry_run(spec, *plan);
-    return 0;
+    return {exit_status::kOk};
   }
-  if (auto out = check_output_options(output_options(spec, *plan),
-                                      plan->hosts * plan->per_host.num_ranks());
-      !out) {
+  if (auto out = check_output_options(output_options(spec, *plan), plan->placement.total()); !out) {
     log::error(out.error().message);
-    return exit_status::kUsage;
+    return {exit_status::kUsage};
   }
   if (auto tracking = tracking_from_env(); !tracking) {
     log::error(tracking.error().message);
-    return exit_status::kUsage;
+    return {exit_status::kUsage};
   }
-  if (auto fds = check_descriptors(spec, *plan); !fds) {
-    log::error(fds.error().message);
-    return kExitLaunchFailed;
-  }
+  log::verbose("launcher: " + launcher_name(plan->placement.launcher) + " (" + plan->placement.why +
+               ")");
   auto secret = Secret::generate();
   if (!secret) {
     log::error(secret.error().message);
-    return kExitLaunchFailed;
+    return {kExitLaunchFailed};
   }
   const std::string job_id = make_job_id();
+  log::verbose("job " + spec.name + ", id " + job_id);
   if (const size_t stale = remove_stale_job_dirs())
     log::verbose("removed " + std::to_string(stale) + " job directories left by killed launchers");
   auto dir = JobDir::create(job_id);
   if (!dir) {
     log::error(dir.error().message);
-    return kExitLaunchFailed;
+    return {kExitLaunchFailed};
   }
   asio::io_context io(1);
   Address bootstrap;
@@ -614,14 +672,15 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     auto remote = remote_listen_address(spec.hosts.bind);
     if (!remote) {
       log::error(remote.error().message);
-      return 2;
+      return {exit_status::kUsage};
     }
     bootstrap = *remote;
   }
 
-  Job job(io, spec, *plan, *secret, job_id);
+  CallReport report(options.json, log::enabled(log::Level::verbose));
+  Job job(io, spec, *plan, *secret, job_id, report);
   if (plan->placement.remote() && options.no_tls) {
-    log::warn(
+    log::security(
         "--no-tls: TCP between hosts is plain; anyone on the network can read and alter "
         "the job's traffic");
   } else if (plan->placement.remote()) {
@@ -631,15 +690,10 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
                         : Result<std::shared_ptr<TlsContext>>(material.error());
     if (!tls) {
       log::error("cannot set up TLS (--no-tls runs without it): " + tls.error().message);
-      return kExitLaunchFailed;
+      return {kExitLaunchFailed};
     }
     job.use_tls(*tls, material->bundle());
-    log::verbose(
-        "TLS 1.3 between hosts, per-job CA made in " +
-        std::to_string(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() /
-            1000.0) +
-        " ms");
+    log::verbose("TLS 1.3 between hosts, per-job CA made in " + format_duration(Clock::now() - t0));
   } else {
     log::debug("local job: unix sockets in the 0700 job directory, no TLS needed");
   }
@@ -654,7 +708,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     });
   };
   arm_interrupts();
-  // Caught, so meshrun itself is not stopped by SIGTSTP: the ranks are.
+  // Caught and passed on to every rank; after SIGTSTP meshrun stops itself.
   asio::signal_set forwarded(io, SIGUSR1, SIGUSR2, SIGALRM);
   forwarded.add(SIGCONT);
   forwarded.add(SIGTSTP);
@@ -662,6 +716,7 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
     forwarded.async_wait([&](asio::error_code ec, int sig) {
       if (ec) return;
       job.forward_signal(sig);
+      if (sig == SIGTSTP) job.suspend();
       arm_forward();
     });
   };
@@ -684,7 +739,67 @@ int run_job(const JobSpec& spec, const RunOptions& options) {
         io.stop();
       });
   io.run();
-  return status;
+  return {status, job.interrupted_by()};
+}
+
+int check_job(const JobSpec& spec) {
+  std::string note;
+  // A spec for a SLURM job is checked before it is submitted, outside the
+  // allocation its layout depends on: laid out as if inside it.
+  const bool later = spec.hosts.launcher == LauncherKind::slurm && !in_slurm_allocation();
+  std::optional<Plan> plan;
+  auto made = make_plan(spec, true);
+  if (!made) {
+    log::error(made.error().message);
+    return made.error().code == Errc::invalid_argument || made.error().code == Errc::not_found
+               ? exit_status::kUsage
+               : kExitLaunchFailed;
+  }
+  if (later) {
+    note = " (hosts and ranks are laid out inside the SLURM allocation)";
+  } else {
+    if (auto fds = check_descriptors(spec, *made); !fds) {
+      log::error(fds.error().message);
+      return kExitLaunchFailed;
+    }
+    if (auto out = check_output_options(output_options(spec, *made), made->placement.total());
+        !out) {
+      log::error(out.error().message);
+      return exit_status::kUsage;
+    }
+  }
+  for (const auto& u : made->unchecked)
+    if (!later || u.find("SLURM placement") == std::string::npos)
+      log::warn("not checked here: " + u);
+  if (spec.actor_mode() && made->unchecked.empty())
+    note += " (plugins loaded; types and messages checked)";
+  if (!later) plan = std::move(*made);
+  if (spec.command_mode() && plan) {
+    std::string program = spec.procs.command.front();
+    if (plan->placement.remote()) {
+      note = " (" + program + " is not checked here: it runs on the hosts)";
+    } else {
+      // A relative path is relative to where the ranks start.
+      if (!spec.procs.cwd.empty() && program.find('/') != std::string::npos &&
+          program.front() != '/')
+        program = spec.procs.cwd + "/" + program;
+      const auto it = spec.procs.env.find("PATH");
+      const char* path = it != spec.procs.env.end() ? it->second.c_str() : std::getenv("PATH");
+      const std::string found = find_in_path(program, path ? path : "");
+      struct stat st {};
+      if (found.empty() || ::stat(found.c_str(), &st) != 0) {
+        log::error(program + ": command not found" +
+                   (program.find('/') == std::string::npos ? " (searched PATH)" : ""));
+        return exit_status::kNotFound;
+      }
+      if (S_ISDIR(st.st_mode) || ::access(found.c_str(), X_OK) != 0) {
+        log::error(found + ": " + (S_ISDIR(st.st_mode) ? "is a directory" : "not executable"));
+        return exit_status::kNotExecutable;
+      }
+    }
+  }
+  std::printf("%s: ok%s\n", spec.source.c_str(), note.c_str());
+  return exit_status::kOk;
 }
 
 }  // namespace meshrun

@@ -9,12 +9,27 @@
 #include "launcher/cli.hpp"
 #include "launcher/job_runner.hpp"
 #include "spec/spec_loader.hpp"
+#include "util/exit_status.hpp"
 #include "util/fd_limit.hpp"
 #include "util/log.hpp"
 #include "util/malloc_tuning.hpp"
 
 namespace {
 void on_sigpipe(int) {}
+
+// A program stopped by SIGINT or SIGTERM ends by that signal once it has
+// cleaned up, so its parent (a shell's `for` loop, make) sees why and stops
+// too. Returns only if the signal does not end the process.
+void die_by(int sig) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(sig, &dfl, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  ::raise(sig);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,17 +54,18 @@ int main(int argc, char** argv) {
     spec = meshrun::build_job(cli);
   } catch (const meshrun::SpecError& e) {
     meshrun::log::error(e.describe());
-    return 2;
+    return meshrun::exit_status::kUsage;
   } catch (const std::exception& e) {
     meshrun::log::error(e.what());
-    return 2;
+    return meshrun::exit_status::kUsage;
   }
-  if (cli.check) {
-    std::printf("%s: ok\n", spec.source.c_str());
-    return 0;
-  }
+  if (cli.check) return meshrun::check_job(spec);
   meshrun::RunOptions options;
+  options.json = cli.json;
   options.dry_run = cli.dry_run;
   options.no_tls = cli.no_tls;
-  return meshrun::run_job(spec, options);
+  const auto outcome = meshrun::run_job(spec, options);
+  std::fflush(stdout);
+  if (outcome.signal) die_by(outcome.signal);
+  return outcome.status;
 }

@@ -118,8 +118,8 @@ void OutputWriter::fail(Destination& d, int err, uint32_t rank, bool has_rank) {
 OutputWriter::Destination* OutputWriter::destination_for(const Output& out,
                                                          const std::string& host) {
   if (options_.filename_pattern.empty()) return out.stream == 2 ? &stderr_ : &stdout_;
-  if (auto it = by_rank_.find(out.rank); it != by_rank_.end()) return it->second;
-  const std::string path = expand(options_.filename_pattern, std::to_string(out.rank), host);
+  if (auto it = by_rank_.find(out.proc); it != by_rank_.end()) return it->second;
+  const std::string path = expand(options_.filename_pattern, std::to_string(out.proc), host);
   auto& d = files_[path];
   if (!d) {
     // Truncated once, by the first rank that writes it.
@@ -127,9 +127,9 @@ OutputWriter::Destination* OutputWriter::destination_for(const Output& out,
     d->name = path;
     d->owned = true;
     d->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
-    if (d->fd < 0) fail(*d, errno, out.rank, true);
+    if (d->fd < 0) fail(*d, errno, out.proc, true);
   }
-  by_rank_[out.rank] = d.get();
+  by_rank_[out.proc] = d.get();
   return d.get();
 }
 
@@ -148,26 +148,26 @@ void OutputWriter::print(std::string_view text) {
 void OutputWriter::write(const Output& out, const std::string& host) {
   Destination* d = destination_for(out, host);
   if (options_.raw) {
-    put(*d, out.data, out.rank, true);
+    put(*d, out.data, out.proc, true);
     return;
   }
   // Lines arrive whole, or as a partial line that waited (a prompt) and is
   // continued by the same rank's next bytes.
   if (out.data.empty()) return;
-  const bool continuing = d->open_line && d->open_rank == out.rank;
+  const bool continuing = d->open_line && d->open_rank == out.proc;
   const bool end_other = d->open_line && !continuing && options_.end_partial_lines;
   d->open_line = out.data.back() != '\n';
-  d->open_rank = out.rank;
+  d->open_rank = out.proc;
   const bool tag = options_.tag || (shared_ && d->owned);
   if (!tag && !end_other) {
-    put(*d, out.data, out.rank, true);
+    put(*d, out.data, out.proc, true);
     return;
   }
   scratch_.assign(end_other ? "\n" : "");
   if (!tag) {
     scratch_ += out.data;
   } else {
-    const std::string label = "[" + std::to_string(out.rank) + "] ";
+    const std::string label = "[" + std::to_string(out.proc) + "] ";
     size_t start = 0;
     while (start < out.data.size()) {
       size_t nl = out.data.find('\n', start);
@@ -177,7 +177,7 @@ void OutputWriter::write(const Output& out, const std::string& host) {
       start = end;
     }
   }
-  put(*d, scratch_, out.rank, true);
+  put(*d, scratch_, out.proc, true);
 }
 
 }  // namespace meshrun

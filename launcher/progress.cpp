@@ -38,18 +38,36 @@ void write_all(int fd, std::string_view s) {
 ProgressLine::ProgressLine() : ProgressLine(STDERR_FILENO, stderr_wants_progress()) {}
 
 ProgressLine::ProgressLine(int fd, bool enabled) : fd_(fd), enabled_(enabled) {
-  if (enabled_) log::set_before_write([this] { clear(); });
+  if (!enabled_) return;
+  log::set_before_write([this] { clear(); });
+  log::set_after_write([this] { redraw(); });
 }
 
 ProgressLine::~ProgressLine() {
   if (!enabled_) return;
   clear();
   log::set_before_write({});
+  log::set_after_write({});
 }
 
 void ProgressLine::update(std::string_view text) {
-  if (!enabled_ || (shown_ && text == last_)) return;
+  if (!enabled_ || finished_ || (shown_ && text == last_)) return;
   last_ = text;
+  draw();
+}
+
+void ProgressLine::redraw() {
+  if (!enabled_ || finished_ || shown_ || last_.empty()) return;
+  draw();
+}
+
+void ProgressLine::finish() {
+  clear();
+  finished_ = true;
+}
+
+void ProgressLine::draw() {
+  const std::string_view text = last_;
   std::string line(kErase);
   line += log::program();
   line += ": ";

@@ -1,6 +1,7 @@
 // The start-up status line: "meshrun: hosts connected 3/8, ready 2/8" drawn
-// on the terminal and redrawn in place as a job starts, then erased once the
-// job runs. Nothing at all when stderr is not a terminal or with -q.
+// on the terminal and redrawn in place as a job starts, erased before any
+// other line and drawn again after it, and gone for good once the job runs.
+// Nothing at all when stderr is not a terminal or with -q.
 #pragma once
 
 #include <string>
@@ -24,11 +25,18 @@ class ProgressLine {
   void update(std::string_view text);
   // Erases the line if one is shown. Log lines call this first (log hook).
   void clear();
+  // Draws the last text again after clear(). Log lines call this after
+  // themselves (log hook).
+  void redraw();
+  // Erases the line and never draws it again: the job is running.
+  void finish();
 
  private:
+  void draw();
   int fd_;
   bool enabled_;
   bool shown_ = false;
+  bool finished_ = false;
   std::string last_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/number_ranges.hpp"
 #include "wire/rank_notes.hpp"
 
 namespace meshrun {
@@ -25,9 +26,9 @@ std::string indented(const std::string& text) {
 void RankReport::note(const ProcStatus& status) {
   if (status.notes.empty()) return;
   if (rank_note::find(status.notes, rank_note::kErrorFile))
-    error_files_[status.rank] = status.notes;
+    error_files_[status.proc] = status.notes;
   if (auto lib = rank_note::find(status.notes, rank_note::kMpiUnused))
-    singletons_[*lib].push_back(status.rank);
+    singletons_[*lib].push_back(status.proc);
 }
 
 std::string RankReport::error_file_report() const {
@@ -61,16 +62,7 @@ std::string RankReport::singleton_warning() const {
 }
 
 std::string rank_ranges(const std::vector<uint32_t>& ranks) {
-  std::string out;
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
-      ++j;
-    out += (out.empty() ? "" : ", ") + std::to_string(ranks[i]);
-    if (j > i) out += "-" + std::to_string(ranks[j]);
-    i = j + 1;
-  }
-  return out;
+  return number_ranges(ranks);
 }
 
 }  // namespace meshrun

@@ -7,12 +7,15 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cstring>
 
 #include "auth/tls.hpp"
+#include "process/line_splitter.hpp"
 #include "process/spawn.hpp"
+#include "util/log.hpp"
 #include "util/notifier.hpp"
 
 extern char** environ;
@@ -22,6 +25,7 @@ namespace meshrun {
 LocalAllocator::LocalAllocator(asio::io_context& io, size_t hosts) : io_(io), agents_(hosts) {}
 
 LocalAllocator::~LocalAllocator() {
+  relays_->allocator_alive = false;
   kill_all();
 }
 
@@ -39,8 +43,14 @@ Status LocalAllocator::start(const AgentLaunch& launch) {
   const std::string secret_line = encode_agent_stdin(launch.secret_hex, launch.tls_bundle);
 
   for (size_t i = 0; i < agents_.size(); ++i) {
-    int in[2];
+    int in[2], err[2];
     if (::pipe2(in, O_CLOEXEC) != 0) {
+      kill_all();
+      return make_error(Errc::spawn, std::string("cannot make a pipe: ") + std::strerror(errno));
+    }
+    if (::pipe2(err, O_CLOEXEC) != 0) {
+      ::close(in[0]);
+      ::close(in[1]);
       kill_all();
       return make_error(Errc::spawn, std::string("cannot make a pipe: ") + std::strerror(errno));
     }
@@ -50,14 +60,17 @@ Status LocalAllocator::start(const AgentLaunch& launch) {
     opt.argv = {launch.agent_path, "bootstrap"};
     opt.env = env;
     opt.stdin_fd = in[0];
+    opt.stderr_fd = err[1];
     opt.new_process_group = true;
     // Not die_with_parent: a host agent outlives a SIGKILLed launcher just
     // long enough to stop its procs (its lifeline is the connection).
     opt.die_with_parent = false;
     auto spawned = spawn_process(opt);
     ::close(in[0]);
+    ::close(err[1]);
     if (!spawned) {
       ::close(in[1]);
+      ::close(err[0]);
       kill_all();
       return make_error(Errc::spawn, "cannot start the host agent " + launch.agent_path + ": " +
                                          spawned.error().message);
@@ -67,8 +80,35 @@ Status LocalAllocator::start(const AgentLaunch& launch) {
     ::close(in[1]);
     agents_[i].child = std::make_unique<Child>(io_, *spawned);
     asio::co_spawn(io_, watch(i), asio::detached);
+    ++relays_->open;
+    asio::co_spawn(io_, relay_stderr(err[0]), asio::detached);
   }
   return {};
+}
+
+asio::awaitable<void> LocalAllocator::relay_stderr(int fd) {
+  auto relays = relays_;
+  asio::posix::stream_descriptor pipe(io_, fd);
+  LineSplitter lines(64 * 1024);
+  std::string buf(4096, '\0');
+  auto relay = [](const std::string& whole) {
+    size_t start = 0;
+    while (start < whole.size()) {
+      size_t nl = whole.find('\n', start);
+      if (nl == std::string::npos) nl = whole.size();
+      log::relay(std::string_view(whole).substr(start, nl - start));
+      start = nl + 1;
+    }
+  };
+  for (;;) {
+    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf),
+                                                 asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) break;
+    relay(lines.feed(std::string_view(buf.data(), n)));
+  }
+  relay(lines.finish());
+  --relays->open;
+  if (relays->allocator_alive) changed();
 }
 
 asio::awaitable<void> LocalAllocator::watch(size_t index) {
@@ -113,6 +153,9 @@ asio::awaitable<void> LocalAllocator::reap(Millis deadline) {
       co_await done.wait_until(all_gone, std::chrono::steady_clock::now() + Millis(5000));
     }
   }
+  // Their last lines, still in the pipes.
+  co_await done.wait_until([&] { return relays_->open == 0; },
+                           std::chrono::steady_clock::now() + Millis(2000));
   on_change(previous);
 }
 

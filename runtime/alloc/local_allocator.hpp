@@ -29,9 +29,19 @@ class LocalAllocator : public Allocator {
     std::optional<ExitStatus> exit;
   };
   asio::awaitable<void> watch(size_t index);
+  // An agent's diagnostics, passed on line by line through the log (so a
+  // progress line on the terminal steps aside for them).
+  asio::awaitable<void> relay_stderr(int fd);
 
   asio::io_context& io_;
   std::vector<Agent> agents_;
+  // Agents' stderr pipes still open; shared with the relays, which may
+  // outlive this allocator.
+  struct Relays {
+    size_t open = 0;
+    bool allocator_alive = true;
+  };
+  std::shared_ptr<Relays> relays_ = std::make_shared<Relays>();
 };
 
 }  // namespace meshrun

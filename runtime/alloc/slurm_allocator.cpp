@@ -185,7 +185,7 @@ void SlurmAllocator::keep(std::string line) {
   if (starts_with(line, "srun: "))
     log::verbose(line);
   else
-    std::fprintf(stderr, "%s\n", line.c_str());
+    log::relay(line);
   tail_.push_back(std::move(line));
   if (tail_.size() > kTailLines) tail_.pop_front();
 }

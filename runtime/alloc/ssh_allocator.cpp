@@ -332,8 +332,7 @@ asio::awaitable<void> SshAllocator::read_output(size_t index, std::shared_ptr<Ho
                               (forwarding && (line.starts_with(" ") || line.starts_with("\t")));
       forwarding = from_agent;
       if (from_agent) {
-        const std::string out = line + "\n";
-        [[maybe_unused]] auto n = ::write(STDERR_FILENO, out.data(), out.size());
+        log::relay(line);
       } else {
         log::verbose(host_name(index) + ": ssh: " + line);
       }

@@ -1,6 +1,6 @@
 // Says why connections were refused without letting a crowd of strangers
 // flood the user's terminal: the first few in full, then one line each time
-// the count grows tenfold.
+// the count grows tenfold. Security warnings: shown even with -q.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +17,10 @@ class RefusalLog {
   void refused(const std::string& why) {
     ++count_;
     if (count_ <= kInFull) {
-      log::warn("refused a connection to " + where_ + ": " + why);
+      log::security("refused a connection to " + where_ + ": " + why);
     } else if (count_ == next_summary_) {
-      log::warn("refused " + std::to_string(count_) + " connections to " + where_ +
-                " so far; the latest: " + why);
+      log::security("refused " + std::to_string(count_) + " connections to " + where_ +
+                    " so far; the latest: " + why);
       next_summary_ *= 10;
     }
   }

@@ -99,6 +99,22 @@ std::string signal_name(int sig) {
   return "signal " + std::to_string(sig);
 }
 
+std::optional<int> parse_signal_name(std::string_view name) {
+  std::string upper;
+  for (char c : name)
+    upper += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  if (upper.rfind("SIG", 0) == 0) upper.erase(0, 3);
+  if (!upper.empty() && upper.find_first_not_of("0123456789") == std::string::npos &&
+      upper.size() < 3) {
+    const int n = std::stoi(upper);
+    if (n > 0 && n < NSIG) return n;
+    return std::nullopt;
+  }
+  for (int sig = 1; sig < SIGRTMIN; ++sig)
+    if (!upper.empty() && abbrev(sig) == upper) return sig;
+  return std::nullopt;
+}
+
 std::string ExitStatus::describe() const {
   if (exited) return "exit code " + std::to_string(code);
   if (signal <= 0) return "unknown exit status";

@@ -6,7 +6,9 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "process/spawn.hpp"
 
@@ -62,5 +64,7 @@ class Child {
 
 // "SIGSEGV", "SIGRTMIN+2"; "signal N" for a number with no name.
 std::string signal_name(int sig);
+// The signal a name stands for: "INT", "int", "SIGINT" or "2".
+std::optional<int> parse_signal_name(std::string_view name);
 
 }  // namespace meshrun

@@ -5,6 +5,7 @@
 #include "process/spawn.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,16 +13,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 #include <vector>
 
+#include "process/cpu_binding.hpp"
 #include "util/fd_limit.hpp"
 
 #ifndef CLONE_PIDFD
@@ -48,7 +50,17 @@ namespace meshrun {
 namespace {
 
 // Where the child failed; only `exec` failures are told apart by errno.
-enum class Stage : int { none = 0, cgroup, setpgid, pdeathsig, fds, chdir, exec, unshare };
+enum class Stage : int {
+  none = 0,
+  cgroup,
+  setpgid,
+  pdeathsig,
+  fds,
+  chdir,
+  affinity,
+  exec,
+  unshare
+};
 
 struct FdMove {
   int target;
@@ -80,6 +92,8 @@ struct ChildArgs {
   unsigned unshare_below = 0;
   bool reset_nofile = false;  // give the child the soft open-file limit we started with
   struct rlimit nofile = {};
+  const cpu_set_t* cpus = nullptr;  // nullptr: the parent's CPUs
+  size_t cpus_size = 0;
   uint64_t mask = 0;   // the parent's signal mask, restored just before exec
   int report_fd = -1;  // fork only: where the child writes {stage, err}; above temp_base
   volatile int stage = 0;
@@ -184,6 +198,8 @@ MESHRUN_CHILD_SIDE int child_main(void* p) {
   if (a->reset_nofile) setrlimit(RLIMIT_NOFILE, &a->nofile);
 
   if (a->cwd != nullptr && chdir(a->cwd) != 0) child_fail(a, Stage::chdir, errno);
+  if (a->cpus != nullptr && syscall(SYS_sched_setaffinity, 0, a->cpus_size, a->cpus) != 0)
+    child_fail(a, Stage::affinity, errno);
 
   raw_sigmask(SIG_SETMASK, &a->mask, nullptr);
   execve(a->path, a->argv, a->envp);
@@ -310,52 +326,51 @@ struct LowSlots {
   }
 };
 
-// Rewrites the sources of `moves` to this thread's slots (`parked` says what
-// goes where); returns the bound the child unshares below, 0 when the slots
-// cannot be used.
 LowSlots& thread_slots() {
   static thread_local LowSlots slots;
   return slots;
 }
 
+// Rewrites the sources of `moves` to this thread's slots (`parked` says what
+// goes where); returns the bound the child unshares below, or 0 (and `moves`
+// as they were) when the slots cannot be used.
 unsigned park_in_low_slots(std::vector<FdMove>& moves, std::vector<std::pair<int, int>>& parked) {
   if (!g_unshare_works.load(std::memory_order_relaxed)) return 0;
   LowSlots& slots = thread_slots();
   if (!slots.usable) return 0;
-  size_t next = 0;
-  for (auto& m : moves) {
-    // An inherited 0/1/2 is copied with the low part of the table anyway.
-    if (m.source == m.target && m.target < 3) continue;
-    if (next == slots.fds.size()) {
+  // An inherited 0/1/2 is copied with the low part of the table anyway.
+  auto needs_slot = [](const FdMove& m) { return !(m.source == m.target && m.target < 3); };
+  if (static_cast<size_t>(std::count_if(moves.begin(), moves.end(), needs_slot)) > slots.fds.size())
+    return 0;
+  for (const auto& m : moves) {
+    if (!needs_slot(m)) continue;
+    const int slot = slots.fds[parked.size()];
+    if (dup2(m.source, slot) < 0) {
+      for (const auto& p : parked)
+        dup2(slots.devnull, p.first);
       parked.clear();
       return 0;
     }
-    parked.emplace_back(slots.fds[next], m.source);
-    m.source = slots.fds[next++];
+    parked.emplace_back(slot, m.source);
   }
-  for (size_t i = 0; i < parked.size(); ++i)
-    if (dup2(parked[i].second, parked[i].first) < 0) {
-      for (size_t j = 0; j < i; ++j)
-        dup2(slots.devnull, parked[j].first);
-      for (auto& m : moves)
-        for (const auto& [slot, source] : parked)
-          if (m.source == slot) m.source = source;
-      parked.clear();
-      return 0;
-    }
+  size_t next = 0;
+  for (auto& m : moves)
+    if (needs_slot(m)) m.source = parked[next++].first;
   return static_cast<unsigned>(slots.bound);
 }
 
-// Back to /dev/null: the slots must not keep the child's pipe ends open.
-void release_low_slots(const std::vector<std::pair<int, int>>& parked) {
-  if (parked.empty()) return;
-  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  for (const auto& [slot, source] : parked) {
-    (void)source;
-    if (devnull >= 0) dup2(devnull, slot);
+// Back to /dev/null once the child has its own table: the slots must not
+// keep the child's pipe ends open.
+struct ParkedSlots {
+  std::vector<std::pair<int, int>> slots;
+  void release() {
+    const int devnull = thread_slots().devnull;
+    for (const auto& slot : slots)
+      dup2(devnull, slot.first);
+    slots.clear();
   }
-  if (devnull >= 0) close(devnull);
-}
+  ~ParkedSlots() { release(); }
+};
 #endif
 
 }  // namespace
@@ -432,8 +447,8 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     moves.push_back({child_fd, parent_fd, false, false});
   }
 #if !MESHRUN_SPAWN_FORK
-  std::vector<std::pair<int, int>> parked;  // {slot, the parent's descriptor}
-  const unsigned unshare_below = park_in_low_slots(moves, parked);
+  ParkedSlots parked;  // {slot, the parent's descriptor}; released on every return
+  const unsigned unshare_below = park_in_low_slots(moves, parked.slots);
 #endif
   std::vector<int> keep;
   keep.reserve(moves.size());
@@ -478,6 +493,18 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
 #if !MESHRUN_SPAWN_FORK
   args.unshare_below = unshare_below;
 #endif
+  std::unique_ptr<cpu_set_t, void (*)(cpu_set_t*)> cpus(nullptr, [](cpu_set_t* s) { CPU_FREE(s); });
+  if (!o.cpus.empty()) {
+    const int count = *std::max_element(o.cpus.begin(), o.cpus.end()) + 1;
+    cpus.reset(CPU_ALLOC(count));
+    if (!cpus)
+      return spawn_error(detail, SpawnFailure::other, ENOMEM, program + ": CPU_ALLOC failed");
+    args.cpus_size = CPU_ALLOC_SIZE(count);
+    CPU_ZERO_S(args.cpus_size, cpus.get());
+    for (int c : o.cpus)
+      if (c >= 0) CPU_SET_S(static_cast<size_t>(c), args.cpus_size, cpus.get());
+    args.cpus = cpus.get();
+  }
 
   const uint64_t all = ~uint64_t{0};
   int pidfd = -1;
@@ -540,7 +567,7 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
     clone_err = errno;
   }
   raw_sigmask(SIG_SETMASK, &args.mask, nullptr);
-  release_low_slots(parked);
+  parked.release();
   if (pid > 0 && args.stage == static_cast<int>(Stage::unshare)) {
     // A kernel without CLOSE_RANGE_UNSHARE (before 5.9): the old way, from now on.
     if (pidfd >= 0) close(pidfd);
@@ -570,6 +597,10 @@ Result<Spawned> spawn_process(const SpawnOptions& o, SpawnError* detail) {
         return spawn_error(
             detail, SpawnFailure::other, err,
             program + ": cannot change directory to " + o.cwd + ": " + err_text(err));
+      case Stage::affinity:
+        return spawn_error(
+            detail, SpawnFailure::other, err,
+            program + ": cannot bind to CPUs " + cpu_list(o.cpus) + ": " + err_text(err));
       case Stage::fds:
         return spawn_error(detail, SpawnFailure::other, err,
                            program + ": cannot set up descriptors: " + err_text(err));

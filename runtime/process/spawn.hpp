@@ -28,6 +28,8 @@ struct SpawnOptions {
   // An open cgroup.procs of a cgroup v2 the child joins before it execs, so
   // nothing it runs ever starts outside it (process/cgroup.hpp); -1: none.
   int cgroup_procs_fd = -1;
+  // Non-empty: the child runs only on these CPUs (sched_setaffinity before exec).
+  std::vector<int> cpus;
 };
 
 // Why exec failed, told apart so launchers can exit 127 / 126.

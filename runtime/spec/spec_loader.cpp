@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "alloc/hostlist.hpp"
+#include "process/child.hpp"
 #include "spec/toml_depth.hpp"
+#include "util/spelling.hpp"
 
 namespace meshrun {
 
@@ -49,6 +51,9 @@ std::string SpecError::describe() const {
 namespace {
 
 constexpr size_t kMaxHosts = 65536;
+// What an actor message may carry: the frame limit (wire/frame.hpp) less
+// room for the message's head.
+constexpr size_t kMaxCastPayload = (64u << 20) - (64u << 10);
 constexpr int64_t kMaxProcsPerHost = 65536;
 
 constexpr std::string_view kDefaultJob =
@@ -106,22 +111,6 @@ std::string type_name(toml::node_type t) {
   return "nothing";
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string list_words(std::initializer_list<std::string_view> words) {
   std::string out;
   for (auto w : words)
@@ -154,32 +143,44 @@ class Loader {
   JobSpec load(const toml::table& root) {
     JobSpec spec;
     spec.source = source_;
-    check_keys(root, "", {"job", "hosts", "procs", "actors", "cast", "output"});
+    check_keys(root, "", {"job", "hosts", "procs", "actors", "cast", "controller", "output"});
     if (const auto* t = table(root, "", "job")) load_job(*t, spec);
     if (const auto* t = table(root, "", "hosts")) load_hosts(*t, spec.hosts);
-    if (spec.hosts.launcher == LauncherKind::local && spec.hosts.count == 0) spec.hosts.count = 1;
     const auto* procs = table(root, "", "procs");
     if (procs) load_procs(*procs, spec.procs);
-    const auto* actors = table(root, "", "actors");
-    if (actors) spec.actors = load_actors(*actors);
-
-    if (actors && spec.command_mode()) {
-      fail(*actors, "actors",
-           "[actors] contradicts procs.command " + at_line(*procs->get("command")) +
+    const toml::node* actors = root.get("actors");
+    for (const toml::table* t : tables(actors, "actors"))
+      spec.actors.push_back(load_actors(*t, spec, spec.actors.size()));
+    const toml::node* controller = root.get("controller");
+    if (controller) {
+      if (!controller->is_table()) wrong_type(*controller, "controller", "a table");
+      spec.controller = load_controller(*controller->as_table());
+    }
+    const toml::node* first_mode = actors ? actors : controller;
+    if (first_mode && spec.command_mode()) {
+      fail(*first_mode, actors ? "actors" : "controller",
+           std::string(actors ? "[actors]" : "[controller]") + " contradicts procs.command " +
+               at_line(*procs->get("command")) +
                ": a job either runs a command in every proc or spawns actors; remove one");
     }
-    if (!actors && !spec.command_mode()) {
+    if (!spec.actor_mode() && !spec.command_mode()) {
       fail(root.source(), "actors",
-           "the spec runs nothing: add an [actors] table (plugin and type) or procs.command");
+           "the spec runs nothing: add an [actors] table (plugin and type), a [controller], or "
+           "procs.command");
     }
-    if (const auto* t = table(root, "", "cast")) {
-      if (!actors) {
-        fail(*t, "cast",
-             "[cast] needs [actors]: in command mode there are no actors to cast to; remove "
-             "[cast]");
-      }
-      spec.cast = load_cast(*t, spec);
+    const toml::node* casts = root.get("cast");
+    if (casts && controller) {
+      fail(*casts, "cast",
+           "[cast] contradicts [controller] " + at_line(*controller) +
+               ": with a controller, the controller makes the calls; remove [cast]");
     }
+    if (casts && spec.actors.empty()) {
+      fail(*casts, "cast",
+           "[cast] needs [actors]: in command mode there are no actors to cast to; remove "
+           "[cast]");
+    }
+    for (const toml::table* t : tables(casts, "cast"))
+      spec.casts.push_back(load_cast(*t, spec));
     if (const auto* t = table(root, "", "output")) load_output(*t, spec.output);
     return spec;
   }
@@ -204,20 +205,31 @@ class Loader {
       const std::string_view name = k.str();
       if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
       std::string what = "unknown key \"" + std::string(name) + "\"";
-      std::string_view best;
-      size_t best_distance = 3;
-      for (auto a : allowed) {
-        const size_t d = edit_distance(name, a);
-        if (d < best_distance && d < a.size()) {
-          best = a;
-          best_distance = d;
-        }
-      }
-      if (!best.empty()) what += "; did you mean \"" + std::string(best) + "\"?";
-      what += std::string(best.empty() ? ";" : "") + " allowed " +
+      const auto best = nearest_word(name, std::vector<std::string_view>(allowed));
+      if (best) what += "; did you mean \"" + *best + "\"?";
+      what += std::string(best ? "" : ";") + " allowed " +
               (path.empty() ? "sections" : "keys in [" + path + "]") + ": " + list_words(allowed);
       fail(k.source(), join(path, name), what);
     }
+  }
+
+  // A section written once ([cast]) or as an array of tables ([[cast]]).
+  std::vector<const toml::table*> tables(const toml::node* n, const std::string& key) const {
+    std::vector<const toml::table*> out;
+    if (!n) return out;
+    if (n->is_table()) {
+      out.push_back(n->as_table());
+    } else if (n->is_array_of_tables()) {
+      for (const toml::node& e : *n->as_array())
+        out.push_back(e.as_table());
+    } else {
+      wrong_type(*n, key, "a table ([" + key + "]) or an array of tables ([[" + key + "]])");
+    }
+    return out;
+  }
+
+  std::string where_of(const toml::node& n) const {
+    return source_ + ":" + std::to_string(n.source().begin.line);
   }
 
   const toml::table* table(const toml::table& t, const std::string& path,
@@ -310,8 +322,15 @@ class Loader {
 
   void load_job(const toml::table& t, JobSpec& spec) const {
     const std::string p = "job";
-    check_keys(t, p, {"name", "timeout", "grace", "shutdown_timeout"});
+    check_keys(t, p, {"name", "timeout", "grace", "shutdown_timeout", "signal_forward"});
     if (auto v = string(t, p, "name", false)) spec.name = *v;
+    if (auto v = string(t, p, "signal_forward", false)) {
+      const auto sig = parse_signal_name(*v);
+      if (!sig || !is_stop_signal(*sig))
+        fail(*t.get("signal_forward"), "job.signal_forward",
+             "unknown value \"" + *v + "\"; use \"int\", \"term\", \"hup\" or \"quit\"");
+      spec.signal_forward = *sig;
+    }
     if (auto v = duration(t, p, "timeout", true)) spec.timeout = *v;
     if (auto v = duration(t, p, "grace", true)) spec.grace = *v;
     if (auto v = duration(t, p, "shutdown_timeout", true)) spec.shutdown_timeout = *v;
@@ -377,14 +396,12 @@ class Loader {
     }
     if (const toml::node* named = list ? list : hostfile) {
       const std::string named_key = list ? "hosts.list" : "hosts.hostfile";
-      if (hosts.launcher == LauncherKind::local || hosts.launcher == LauncherKind::slurm) {
-        const bool local = hosts.launcher == LauncherKind::local;
+      // (With slurm, the list picks nodes of the allocation.)
+      if (hosts.launcher == LauncherKind::local) {
         fail(*named, named_key,
-             "contradicts hosts.launcher = \"" + std::string(local ? "local" : "slurm") + "\" " +
-                 at_line(*launcher) + ": " +
-                 (local ? "the local launcher runs every host on this machine"
-                        : "slurm takes the hosts from the allocation") +
-                 "; remove " + named_key + " or use launcher \"ssh\"");
+             "contradicts hosts.launcher = \"local\" " + at_line(*launcher) +
+                 ": the local launcher runs every host on this machine; remove " + named_key +
+                 ", use count for local hosts, or use launcher \"ssh\"");
       }
       if (hosts.count > hosts.list.size()) {
         fail(*count, "hosts.count",
@@ -426,7 +443,8 @@ class Loader {
 
   void load_procs(const toml::table& t, ProcsSpec& procs) const {
     const std::string p = "procs";
-    check_keys(t, p, {"name", "extent", "command", "env", "cwd", "spawn_timeout"});
+    check_keys(t, p,
+               {"name", "extent", "command", "env", "cwd", "spawn_timeout", "bind_to", "map_by"});
     if (auto v = string(t, p, "name", false)) procs.name = *v;
     if (const auto* extent = table(t, p, "extent")) procs.extent = load_extent(*extent);
     if (const toml::node* n = t.get("command")) {
@@ -446,6 +464,18 @@ class Loader {
     }
     if (auto v = string(t, p, "cwd", false)) procs.cwd = *v;
     if (auto v = duration(t, p, "spawn_timeout", false)) procs.spawn_timeout = *v;
+    procs.binding.bind = cpu_object(t, "bind_to", {"none", "hwthread", "core", "socket"});
+    procs.binding.map = cpu_object(t, "map_by", {"slot", "hwthread", "core", "socket"});
+  }
+
+  CpuObject cpu_object(const toml::table& t, std::string_view key,
+                       std::initializer_list<std::string_view> allowed) const {
+    auto v = string(t, "procs", key);
+    if (!v) return CpuObject::none;
+    if (std::find(allowed.begin(), allowed.end(), *v) == allowed.end())
+      fail(*t.get(key), join("procs", key),
+           "unknown value \"" + *v + "\"; use " + list_words(allowed));
+    return *parse_cpu_object(*v);
   }
 
   std::vector<DimSpec> load_extent(const toml::table& t) const {
@@ -484,30 +514,108 @@ class Loader {
     return out;
   }
 
-  ActorsSpec load_actors(const toml::table& t) const {
-    const std::string p = "actors";
-    check_keys(t, p, {"name", "plugin", "type", "spawn_timeout", "params"});
-    ActorsSpec a;
-    if (auto v = string(t, p, "name", false)) a.name = *v;
-    auto plugin = string(t, p, "plugin", false);
-    if (!plugin) {
-      fail(t, "actors.plugin",
+  // A plugin and a type: what [[actors]] and [controller] both name.
+  void load_plugin_type(const toml::table& t, const std::string& p, std::string& plugin,
+                        std::string& type, std::string& params_toml) const {
+    auto name = string(t, p, "plugin", false);
+    if (!name) {
+      fail(t, p + ".plugin",
            "missing; name the plugin library (e.g. plugin = \"testactors\" or a path to a .so)");
     }
-    a.plugin = plugin->find('/') == std::string::npos ? *plugin : resolve_path(*plugin);
-    auto type = string(t, p, "type", false);
-    if (!type) {
-      fail(t, "actors.type",
-           "missing; name the actor type the plugin registers (e.g. type = \"TestActor\")");
+    plugin = name->find('/') == std::string::npos ? *name : resolve_path(*name);
+    auto ty = string(t, p, "type", false);
+    if (!ty) {
+      fail(t, p + ".type",
+           "missing; name the type the plugin registers (e.g. type = \"TestActor\")");
     }
-    a.type = *type;
-    if (auto v = duration(t, p, "spawn_timeout", false)) a.spawn_timeout = *v;
+    type = *ty;
     if (const auto* params = table(t, p, "params")) {
       std::ostringstream os;
       os << *params;
-      a.params_toml = os.str();
+      params_toml = os.str();
     }
+  }
+
+  ActorsSpec load_actors(const toml::table& t, const JobSpec& spec, size_t index) const {
+    const std::string p =
+        index == 0 && !t.get("name") ? "actors" : "actors[" + std::to_string(index) + "]";
+    check_keys(t, p, {"name", "plugin", "type", "spawn_timeout", "params", "procs"});
+    ActorsSpec a;
+    a.where = where_of(t);
+    if (auto v = string(t, p, "name", false)) {
+      a.name = *v;
+    } else if (index > 0) {
+      fail(t, p + ".name", "missing; with several [[actors]] each needs a name to cast to");
+    }
+    if (!valid_dim_name(a.name) || a.name == spec.procs.name) {
+      fail(*(t.get("name") ? t.get("name") : &t), p + ".name",
+           "\"" + a.name + "\" is not a usable mesh name: use letters, digits and _ (and not " +
+               "the proc mesh's name, \"" + spec.procs.name + "\")");
+    }
+    for (const auto& other : spec.actors)
+      if (other.name == a.name)
+        fail(*t.get("name"), p + ".name",
+             "a second actor mesh named \"" + a.name + "\" (the first is at " + other.where + ")");
+    load_plugin_type(t, p, a.plugin, a.type, a.params_toml);
+    if (auto v = duration(t, p, "spawn_timeout", false)) a.spawn_timeout = *v;
+    if (const auto* procs = table(t, p, "procs"))
+      a.procs = load_slice(*procs, p + ".procs", proc_dims(spec));
     return a;
+  }
+
+  ControllerSpec load_controller(const toml::table& t) const {
+    const std::string p = "controller";
+    check_keys(t, p, {"plugin", "type", "params"});
+    ControllerSpec c;
+    c.where = where_of(t);
+    load_plugin_type(t, p, c.plugin, c.type, c.params_toml);
+    return c;
+  }
+
+  // The proc mesh's dimensions with the sizes the spec fixes (hosts may
+  // still change with the command line; the launcher checks again).
+  std::vector<std::pair<std::string, std::optional<uint32_t>>> proc_dims(
+      const JobSpec& spec) const {
+    std::vector<std::pair<std::string, std::optional<uint32_t>>> dims;
+    std::optional<uint32_t> hosts;
+    if (spec.hosts.count != 0)
+      hosts = spec.hosts.count;
+    else if (!spec.hosts.list.empty())
+      hosts = static_cast<uint32_t>(spec.hosts.list.size());
+    else if (spec.hosts.launcher == LauncherKind::local)
+      hosts = 1;  // local hosts default to one
+    dims.emplace_back("hosts", hosts);
+    for (const auto& d : spec.procs.extent)
+      dims.emplace_back(d.name, d.size);
+    return dims;
+  }
+
+  // A slice table ({ hosts = 1, procs = "0..2" }) over `dims`, in the order written.
+  std::vector<SliceSpec> load_slice(
+      const toml::table& t, const std::string& key_prefix,
+      const std::vector<std::pair<std::string, std::optional<uint32_t>>>& dims) const {
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [k, v] : t)
+      entries.emplace_back(&k, &v);
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return before(a.first->source().begin, b.first->source().begin);
+    });
+    std::vector<SliceSpec> out;
+    for (const auto& [k, v] : entries) {
+      const std::string dim(k->str());
+      const std::string key = key_prefix + "." + dim;
+      const auto it =
+          std::find_if(dims.begin(), dims.end(), [&](const auto& d) { return d.first == dim; });
+      if (it == dims.end()) {
+        std::string known;
+        for (const auto& d : dims)
+          known += (known.empty() ? "" : ", ") + d.first;
+        fail(k->source(), key,
+             "no dimension \"" + dim + "\" in the mesh; its dimensions are " + known);
+      }
+      out.push_back(slice_range(*v, key, dim, it->second));
+    }
+    return out;
   }
 
   // "a..b" (half-open), "a..=b" (inclusive) or an integer v (v..v+1).
@@ -557,45 +665,52 @@ class Loader {
 
   CastSpec load_cast(const toml::table& t, const JobSpec& spec) const {
     const std::string p = "cast";
-    check_keys(t, p, {"message", "payload", "slice", "timeout", "repeat"});
+    check_keys(t, p,
+               {"mesh", "message", "payload", "slice", "timeout", "repeat", "reduce", "expect"});
     CastSpec c;
+    c.where = where_of(t);
+    const ActorsSpec* mesh = &spec.actors.front();
+    if (auto v = string(t, p, "mesh", false)) {
+      c.mesh = *v;
+      auto it = std::find_if(spec.actors.begin(), spec.actors.end(),
+                             [&](const ActorsSpec& a) { return a.name == *v; });
+      if (it == spec.actors.end()) {
+        std::string known;
+        for (const auto& a : spec.actors)
+          known += (known.empty() ? "" : ", ") + a.name;
+        fail(*t.get("mesh"), p + ".mesh", "no actor mesh \"" + *v + "\"; the spec has " + known);
+      }
+      mesh = &*it;
+    } else if (spec.actors.size() > 1) {
+      fail(t, p + ".mesh", "missing; the spec has several actor meshes, so say which");
+    }
     if (auto v = string(t, p, "message", false)) c.message = *v;
     if (auto v = string(t, p, "payload")) c.payload = *v;
+    if (c.payload.size() > kMaxCastPayload) {
+      fail(*t.get("payload"), p + ".payload",
+           "is " + std::to_string(c.payload.size()) + " bytes; a message carries at most " +
+               std::to_string(kMaxCastPayload) + " bytes (64 MiB less room for its head)");
+    }
     if (const auto* slice = table(t, p, "slice")) {
-      std::vector<std::pair<const toml::key*, const toml::node*>> dims;
-      for (auto&& [k, v] : *slice)
-        dims.emplace_back(&k, &v);
-      std::sort(dims.begin(), dims.end(), [](const auto& a, const auto& b) {
-        return before(a.first->source().begin, b.first->source().begin);
-      });
-      for (const auto& [k, v] : dims) {
-        const std::string dim(k->str());
-        const std::string key = "cast.slice." + dim;
-        std::optional<uint32_t> size;
-        if (dim == "hosts") {
-          if (spec.hosts.count != 0) {
-            size = spec.hosts.count;
-          } else if (!spec.hosts.list.empty()) {
-            size = static_cast<uint32_t>(spec.hosts.list.size());
-          }
-        } else {
-          const auto& ext = spec.procs.extent;
-          const auto it =
-              std::find_if(ext.begin(), ext.end(), [&](const DimSpec& d) { return d.name == dim; });
-          if (it == ext.end()) {
-            std::string known = "hosts";
-            for (const auto& d : ext)
-              known += ", " + d.name;
-            fail(k->source(), key,
-                 "no dimension \"" + dim + "\" in the mesh; its dimensions are " + known);
-          }
-          size = it->size;
-        }
-        c.slice.push_back(slice_range(*v, key, dim, size));
-      }
+      // In the actor mesh's coordinates: its dimensions are the proc
+      // mesh's, as wide as the part it lives on.
+      auto dims = proc_dims(spec);
+      for (const auto& r : mesh->procs)
+        for (auto& d : dims)
+          if (d.first == r.dim) d.second = r.end - r.begin;
+      c.slice = load_slice(*slice, p + ".slice", dims);
     }
     if (auto v = duration(t, p, "timeout", false)) c.timeout = *v;
     if (auto v = integer(t, p, "repeat", 1, 1'000'000)) c.repeat = static_cast<uint32_t>(*v);
+    if (auto v = string(t, p, "reduce", false)) {
+      static constexpr std::string_view kReducers[] = {"sum",   "min",    "max",
+                                                       "count", "concat", "all_equal"};
+      if (std::find(std::begin(kReducers), std::end(kReducers), *v) == std::end(kReducers))
+        fail(*t.get("reduce"), p + ".reduce",
+             "unknown reducer \"" + *v + "\"; use sum, min, max, count, concat or all_equal");
+      c.reduce = *v;
+    }
+    if (auto v = string(t, p, "expect")) c.expect = *v;
     return c;
   }
 
@@ -670,6 +785,30 @@ JobSpec load_job_spec_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw SpecError(path, 0, 0, "", "cannot read the file");
   return load_job_spec_text(ss.str(), path);
+}
+
+bool parses_as_toml(const std::string& path) {
+  // A job spec is small; a large data file given by mistake is not read whole.
+  constexpr std::uintmax_t kLargest = 16u << 20;
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > kLargest || ec) return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return false;
+  // Too deep for toml++ to parse safely: the loader says so.
+  if (find_toml_too_deep(ss.str())) return true;
+#if TOML_EXCEPTIONS
+  try {
+    (void)toml::parse(ss.str(), std::string_view(path));
+    return true;
+  } catch (const toml::parse_error&) {
+    return false;
+  }
+#else
+  return static_cast<bool>(toml::parse(ss.str(), std::string_view(path)));
+#endif
 }
 
 std::string_view default_job_toml() {

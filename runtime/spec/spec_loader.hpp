@@ -35,6 +35,9 @@ class SpecError : public std::runtime_error {
 // hosts.hostfile is read here, so its hosts land in hosts.list.
 JobSpec load_job_spec_text(std::string_view toml_text, const std::string& source);
 JobSpec load_job_spec_file(const std::string& path);
+// Whether the file at `path` is TOML at all (any keys): a file meshrun is
+// given that is not executable is a job spec when this says so.
+bool parses_as_toml(const std::string& path);
 
 // The embedded default job (what `meshrun configs/local.toml` runs): local
 // launcher, 2 hosts x 2 procs, TestActor, a GetActorId cast.

@@ -37,11 +37,12 @@ inline constexpr std::array kTable{
     Row{"74",
         "every rank succeeded, but some of their output could not be written (each "
         "error names the file and the rank)"},
-    Row{"124", "--timeout expired"},
+    Row{"124", "--timeout (or job.timeout) expired"},
     Row{"125", "meshrun could not launch the job"},
     Row{"126", "the command is not executable"},
     Row{"127", "the command was not found"},
-    Row{"128+N", "meshrun was interrupted by signal N"},
+    Row{"128+N",
+        "meshrun was interrupted by signal N (129 for SIGHUP, 130 for SIGINT, 143 for SIGTERM)"},
 };
 
 }  // namespace meshrun::exit_status

@@ -12,6 +12,7 @@ Level g_level = Level::warn;
 std::string g_program = "meshrun";
 int g_color = -1;  // -1: decide on first use
 std::function<void()> g_before_write;
+std::function<void()> g_after_write;
 
 bool detect_color() {
   if (std::getenv("NO_COLOR") != nullptr) return false;
@@ -31,6 +32,9 @@ bool color() {
 void set_before_write(std::function<void()> hook) {
   g_before_write = std::move(hook);
 }
+void set_after_write(std::function<void()> hook) {
+  g_after_write = std::move(hook);
+}
 
 void set_level(Level level) {
   g_level = level;
@@ -48,8 +52,25 @@ bool enabled(Level l) {
   return static_cast<int>(l) <= static_cast<int>(g_level);
 }
 
-void write(Level l, std::string_view text) {
-  if (!enabled(l)) return;
+namespace {
+
+void write_line(const std::string& line) {
+  if (g_before_write) g_before_write();
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (g_after_write) g_after_write();
+}
+
+std::string format(Level l, std::string_view text) {
   std::string line;
   line.reserve(g_program.size() + text.size() + 12);
   line += g_program;
@@ -67,18 +88,27 @@ void write(Level l, std::string_view text) {
   }
   line += text;
   line += '\n';
-  if (g_before_write) g_before_write();
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  return line;
+}
+
+}  // namespace
+
+void write(Level l, std::string_view text) {
+  if (enabled(l)) write_line(format(l, text));
+}
+
+void notice(std::string_view text) {
+  if (enabled(Level::warn)) write_line(format(Level::info, text));
+}
+
+void security(std::string_view text) {
+  write_line(format(Level::warn, text));
+}
+
+void relay(std::string_view line) {
+  std::string out(line);
+  out += '\n';
+  write_line(out);
 }
 
 }  // namespace meshrun::log

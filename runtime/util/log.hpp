@@ -24,9 +24,22 @@ void write(Level level, std::string_view text);
 void set_color(bool on);
 bool color();
 
-// Runs before every line is written, so a progress line drawn on the terminal
-// can erase itself first. An empty function removes the hook.
+// Run before and after every line is written (log lines and relayed ones),
+// so a progress line drawn on the terminal can erase itself first and come
+// back after. An empty function removes a hook.
 void set_before_write(std::function<void()> hook);
+void set_after_write(std::function<void()> hook);
+
+// A line another process wrote (an agent's diagnostics), passed on to
+// stderr as it is, whatever the level, between the hooks.
+void relay(std::string_view line);
+
+// A plain line (no label) shown unless -q: summaries a user and CI read.
+void notice(std::string_view text);
+
+// A warning about security (plain TCP, refused strangers): shown even with
+// -q, which hides every other warning.
+void security(std::string_view text);
 
 inline void error(std::string_view text) {
   write(Level::error, text);

@@ -20,6 +20,7 @@ enum class Errc {
   plugin,            // a plugin refused or failed
   spawn,             // a process could not be started
   failed,            // a proc or actor failed
+  forbidden,         // a call this caller may not make (an actor asking for a controller's)
 };
 
 struct Error {

@@ -63,10 +63,10 @@ std::string_view type_name(MsgType type) {
       return "SpawnActors";
     case MsgType::actor_status:
       return "ActorStatus";
-    case MsgType::cast:
-      return "Cast";
-    case MsgType::reply:
-      return "Reply";
+    case MsgType::actor_cast:
+      return "ActorCast";
+    case MsgType::port_reply:
+      return "PortReply";
     case MsgType::output:
       return "Output";
     case MsgType::stop_procs:
@@ -91,6 +91,14 @@ std::string_view type_name(MsgType type) {
       return "Routed";
     case MsgType::host_failed:
       return "HostFailed";
+    case MsgType::host_directory:
+      return "HostDirectory";
+    case MsgType::peer_hello:
+      return "PeerHello";
+    case MsgType::stop_actors:
+      return "StopActors";
+    case MsgType::undeliverable:
+      return "Undeliverable";
     case MsgType::name_request:
       return "NameRequest";
     case MsgType::name_reply:

@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include "mesh/call_result.hpp"
+#include "mesh/mesh_ref.hpp"
 #include "util/result.hpp"
 #include "wire/codec.hpp"
 
@@ -22,8 +24,8 @@ enum class MsgType : uint16_t {
   proc_status = 6,
   spawn_actors = 7,
   actor_status = 8,
-  cast = 9,
-  reply = 10,
+  actor_cast = 9,
+  port_reply = 10,
   output = 11,
   stop_procs = 12,
   host_stopped = 13,
@@ -36,8 +38,12 @@ enum class MsgType : uint16_t {
   port_reserved = 20,
   routed = 21,
   host_failed = 22,
-  name_request = 23,
-  name_reply = 24,
+  host_directory = 23,
+  peer_hello = 24,
+  stop_actors = 25,
+  undeliverable = 26,
+  name_request = 27,
+  name_reply = 28,
 };
 
 // Both directions, when nothing else was sent for a while.
@@ -102,10 +108,11 @@ struct BecomeHost {
   uint32_t heartbeat_timeout_ms = 10000;
   uint32_t host_rank = 0;
   uint32_t num_hosts = 1;
+  uint8_t tree_depth = 0;  // 1: a child of a first-level host (its upstream is that host)
   Subtree subtree;
   template <class F>
   bool fields(F& f) {
-    return f(job_id, heartbeat_timeout_ms, host_rank, num_hosts, subtree);
+    return f(job_id, heartbeat_timeout_ms, host_rank, num_hosts, tree_depth, subtree);
   }
 };
 
@@ -119,12 +126,13 @@ struct HostReady {
 };
 
 struct ProcEntry {
+  uint32_t proc = 0;        // job-wide proc id
   uint32_t rank = 0;        // in the proc mesh
   uint32_t local_rank = 0;  // on its host
   std::string name;         // "p0_5"
   template <class F>
   bool fields(F& f) {
-    return f(rank, local_rank, name);
+    return f(proc, rank, local_rank, name);
   }
 };
 
@@ -134,16 +142,20 @@ struct CreateProcs {
   static constexpr MsgType kType = MsgType::create_procs;
   std::string mesh;
   uint32_t mesh_size = 0;
-  uint32_t local_size = 0;
+  uint32_t local_size = 0;  // this host's procs
   std::vector<ProcEntry> procs;
   std::vector<std::string> command;
   std::vector<std::string> env;  // "KEY=VALUE", added to the agent's environment
   std::string cwd;
   uint8_t stdin_mode = 0;  // StdinMode
   bool raw_output = false;
+  // Uneven layouts (-N 2 -n 5): every host's rank count, in host order, for
+  // PMI_process_mapping; empty when every host runs local_size.
+  std::vector<uint32_t> ranks_per_host;
   template <class F>
   bool fields(F& f) {
-    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output);
+    return f(mesh, mesh_size, local_size, procs, command, env, cwd, stdin_mode, raw_output,
+             ranks_per_host);
   }
 };
 
@@ -151,7 +163,7 @@ enum class ProcState : uint8_t { starting = 0, running = 1, stopping = 2, exited
 
 struct ProcStatus {
   static constexpr MsgType kType = MsgType::proc_status;
-  uint32_t rank = 0;
+  uint32_t proc = 0;  // job-wide proc id; the host agent writes it
   ProcState state = ProcState::starting;
   uint32_t pid = 0;
   bool exited_normally = false;  // for exited: exit code vs signal
@@ -162,94 +174,147 @@ struct ProcStatus {
   std::vector<std::string> notes;  // for exited: "KEY=VALUE", see rank_notes.hpp
   template <class F>
   bool fields(F& f) {
-    return f(rank, state, pid, exited_normally, code, core_dumped, spawn_failure, detail, notes);
+    return f(proc, state, pid, exited_normally, code, core_dumped, spawn_failure, detail, notes);
   }
 };
 
+// Launcher -> host -> the procs in the mesh's region: create an actor each.
 struct SpawnActors {
   static constexpr MsgType kType = MsgType::spawn_actors;
-  std::string mesh;  // actor mesh name, "a0"
+  MeshRef mesh;           // the whole actor mesh
+  std::string proc_mesh;  // the name of the proc mesh it lives on, for actor ids
   std::string plugin;
   std::string type;
   std::string params_toml;
-  uint32_t mesh_size = 0;
   template <class F>
   bool fields(F& f) {
-    return f(mesh, plugin, type, params_toml, mesh_size);
+    return f(mesh, proc_mesh, plugin, type, params_toml);
   }
 };
 
+// Launcher -> host -> procs: stop (destroy) the actors of a mesh.
+struct StopActors {
+  static constexpr MsgType kType = MsgType::stop_actors;
+  uint32_t mesh = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(mesh);
+  }
+};
+
+enum class ActorState : uint8_t { spawned = 0, spawn_failed = 1, failed = 2, stopped = 3 };
+
 struct ActorStatus {
   static constexpr MsgType kType = MsgType::actor_status;
-  std::string mesh;
-  uint32_t rank = 0;
-  bool ok = false;
-  bool failed_later = false;  // false: the spawn result; true: the actor failed while running
+  uint32_t proc = 0;  // the host agent writes it
+  uint32_t mesh = 0;
+  uint32_t rank = 0;  // in the actor mesh
+  ActorState state = ActorState::spawned;
   std::string actor_id;
   std::string error;
   template <class F>
   bool fields(F& f) {
-    return f(mesh, rank, ok, failed_later, actor_id, error);
+    return f(proc, mesh, rank, state, actor_id, error);
   }
 };
 
-struct SliceDim {
-  std::string name;
-  uint32_t size = 1;
-  uint32_t begin = 0;
-  uint32_t end = 1;
-  template <class F>
-  bool fields(F& f) {
-    return f(name, size, begin, end);
-  }
-};
-
-// Enters the mesh once per host; each host hands it to its procs in the slice.
-struct Cast {
-  static constexpr MsgType kType = MsgType::cast;
-  std::string mesh;
-  std::vector<SliceDim> slice;
-  uint64_t port = 0;  // the sender's port that replies go to
+// A message to the actors a reference names (a mesh, a slice, one actor),
+// from the launcher's controller or from an actor. It enters at the sender's
+// host agent, which hands it to its own procs in the view and passes one
+// copy to each other host the view touches (local_only then). With a port,
+// every receiver replies to it; without, it is a one-way send.
+// The fixed-size head (from, local_only, timeout_ms, port) comes first so a
+// host agent can read and rewrite it in place (wire/actor_cast.hpp).
+struct ActorCast {
+  static constexpr MsgType kType = MsgType::actor_cast;
+  Endpoint from;            // the host agent writes host and proc
+  uint8_t local_only = 0;   // 1: passed on by another host; deliver here only
+  uint32_t timeout_ms = 0;  // the caller's deadline, for folds on the way back
+  PortRef port;
+  MeshRef target;
   std::string message;
-  std::string payload;
+  std::string payload;  // last: a large one is queued uncopied
   template <class F>
   bool fields(F& f) {
-    return f(mesh, slice, port, message, payload);
+    return f(from, local_only, timeout_ms, port, target, message, payload);
   }
 };
 
-struct Reply {
-  static constexpr MsgType kType = MsgType::reply;
-  uint64_t port = 0;
-  uint32_t rank = 0;
-  std::string payload;
+enum class ReplyKind : uint8_t { value = 0, failure = 1, partial = 2 };
+
+// To a port: one rank's reply (value), one rank's failure (the cause in
+// `value`), or a partial reduction of several ranks (what a host folded).
+struct PortReply {
+  static constexpr MsgType kType = MsgType::port_reply;
+  Endpoint from;  // the host agent writes host and proc
+  PortRef port;   // port.slot: the rank, for value and failure
+  ReplyKind kind = ReplyKind::value;
+  std::vector<Range> ranks;           // partial: the ranks folded in, ascending
+  std::vector<RankFailure> failures;  // partial: ranks that failed
+  std::string value;                  // last
   template <class F>
   bool fields(F& f) {
-    return f(port, rank, payload);
+    return f(from, port, kind, ranks, failures, value);
+  }
+};
+
+// Back to a sender: a one-way message that could not be delivered.
+struct Undeliverable {
+  static constexpr MsgType kType = MsgType::undeliverable;
+  Endpoint to;         // the original sender
+  std::string target;  // "a0{hosts=1, procs=0}"
+  std::string message;
+  std::string cause;
+  template <class F>
+  bool fields(F& f) {
+    return f(to, target, message, cause);
+  }
+};
+
+// Launcher -> every host once all are up: where each host agent listens,
+// by host rank, for the links actors' messages take between hosts.
+struct HostDirectory {
+  static constexpr MsgType kType = MsgType::host_directory;
+  std::vector<std::string> addresses;
+  template <class F>
+  bool fields(F& f) {
+    return f(addresses);
+  }
+};
+
+// Host agent -> host agent, first message on a link it dialed.
+struct PeerHello {
+  static constexpr MsgType kType = MsgType::peer_hello;
+  uint32_t host_rank = 0;
+  template <class F>
+  bool fields(F& f) {
+    return f(host_rank);
   }
 };
 
 // Host -> launcher: whole lines (or raw bytes) a proc wrote.
 struct Output {
   static constexpr MsgType kType = MsgType::output;
-  uint32_t rank = 0;
+  uint32_t proc = 0;   // job-wide proc id (the rank, in command mode)
   uint8_t stream = 1;  // 1 stdout, 2 stderr
   std::string data;
   template <class F>
   bool fields(F& f) {
-    return f(rank, stream, data);
+    return f(proc, stream, data);
   }
 };
 
-// Launcher -> host: stop every proc (stop message, SIGTERM after the grace,
-// then SIGKILL), then exit.
+// Launcher -> host: stop every proc, or one proc mesh's (stop message,
+// SIGTERM after the grace, then SIGKILL), then exit (or report the mesh
+// stopped with HostStopped).
 struct StopProcs {
   static constexpr MsgType kType = MsgType::stop_procs;
   uint32_t grace_ms = 5000;
   bool exit_after = true;
+  std::string mesh;  // only this proc mesh's procs (then exit_after is false); empty: all
   template <class F>
   bool fields(F& f) {
-    return f(grace_ms, exit_after);
+    return f(grace_ms, exit_after, mesh);
   }
 };
 
@@ -275,11 +340,11 @@ struct SignalProcs {
 // Launcher -> host: bytes for a rank's stdin; empty data closes it.
 struct Input {
   static constexpr MsgType kType = MsgType::input;
-  uint32_t rank = 0;
+  uint32_t proc = 0;
   std::string data;
   template <class F>
   bool fields(F& f) {
-    return f(rank, data);
+    return f(proc, data);
   }
 };
 
@@ -408,10 +473,12 @@ struct NameReply {
   }
 };
 
-using Message = std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus,
-                             SpawnActors, ActorStatus, Cast, Reply, Output, StopProcs, HostStopped,
-                             SignalProcs, Input, PmiBarrierIn, PmiBarrierOut, PmiAbortRank,
-                             ReservePort, PortReserved, Routed, HostFailed, NameRequest, NameReply>;
+using Message =
+    std::variant<Heartbeat, AgentHello, BecomeHost, HostReady, CreateProcs, ProcStatus, SpawnActors,
+                 ActorStatus, ActorCast, PortReply, Output, StopProcs, HostStopped, SignalProcs,
+                 Input, PmiBarrierIn, PmiBarrierOut, PmiAbortRank, ReservePort, PortReserved,
+                 Routed, HostFailed, HostDirectory, PeerHello, StopActors, Undeliverable,
+                 NameRequest, NameReply>;
 
 template <class M>
 std::string encode(const M& msg) {

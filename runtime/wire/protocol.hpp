@@ -6,6 +6,6 @@
 namespace meshrun {
 
 inline constexpr uint32_t kProtocolMagic = 0x4d534852;  // "MSHR"
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 
 }  // namespace meshrun

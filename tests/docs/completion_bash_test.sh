@@ -6,8 +6,10 @@
 file=$(realpath "$1")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/meshrun-bash-completion.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/work" "$tmp/work/specs"
+mkdir "$tmp/work" "$tmp/work/specs" "$tmp/bin"
 touch "$tmp/work/job.toml" "$tmp/work/notes.txt" "$tmp/work/specs/big job.toml"
+printf '#!/bin/sh\n' >"$tmp/bin/jobtool"
+chmod +x "$tmp/bin/jobtool"
 cat >"$tmp/work/hosts" <<'HOSTS'
 # the cluster
 node01 slots=4
@@ -16,7 +18,7 @@ alice@gpu1
 HOSTS
 
 run_suite() {  # run_suite WITH_BASH_COMPLETION(0|1)
-  bash --norc --noprofile -s "$1" "$file" <<'SUITE'
+  PATH="$tmp/bin:$PATH" bash --norc --noprofile -s "$1" "$file" <<'SUITE'
 with_package=$1 file=$2
 if [ "$with_package" = 1 ]; then
   source /usr/share/bash-completion/bash_completion || { echo "FAIL: bash_completion did not load"; exit 1; }
@@ -33,6 +35,13 @@ offers() {
   COMPREPLY=()
   _meshrun meshrun "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
   printf '%s\n' "${COMPREPLY[@]}" | sort
+}
+first() {  # first WORDS...: the first candidate, in the order offered
+  COMP_WORDS=("$@")
+  COMP_CWORD=$(($# - 1))
+  COMPREPLY=()
+  _meshrun meshrun "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
+  printf '%s\n' "${COMPREPLY[0]-}"
 }
 expect() {  # expect "WANT (lines joined by |)" WORDS...
   local want=$1
@@ -72,9 +81,28 @@ expect "local" meshrun --launcher = l
 expect "all|none|rank0" meshrun --stdin ""
 expect "rank0" meshrun -l --stdin r
 expect "" meshrun --np ""
-expect "job.toml|specs" meshrun ""
+# The first word: *.toml files first, then directories, other files, and
+# (once begun) programs on PATH, never builtins or functions.
+expect "hosts|job.toml|notes.txt|specs" meshrun ""
+[ "$(first meshrun "")" = job.toml ] || { echo "FAIL: 'meshrun ': $(first meshrun "") first"; failures=$((failures + 1)); }
+contains "job.toml" meshrun job
+contains "jobtool" meshrun job
+lacks "jobs" meshrun job
+lacks "jobdirs" meshrun job
+[ "$(first meshrun job)" = job.toml ] || { echo "FAIL: 'meshrun job': $(first meshrun job) first"; failures=$((failures + 1)); }
+expect "core|hwthread|slot|socket" meshrun --map-by ""
+expect "core|hwthread|none|socket" meshrun -n 4 --bind-to ""
+expect "hup|int|quit|term" meshrun --signal-forward ""
+contains "--oversubscribe" meshrun --o
+contains "--envall" meshrun --env
+contains "-genv" meshrun -ge
+contains "PATH" meshrun -genv PAT
+expect "" meshrun -genv PATH ""
+contains "jobtool" meshrun -genv A b jobt
+contains "jobtool" meshrun -np 2 -- jobt
+contains "echo" meshrun -ppn 2 -n 4 -- ech
 expect "specs/big job.toml" meshrun specs/
-expect "job.toml" meshrun -n 2 j
+contains "job.toml" meshrun -n 2 j
 expect "gpu1|node01|node02" meshrun --hostfile hosts -H ""
 expect "node01|node02" meshrun --hostfile=hosts -n 8 --host no
 expect "node01,gpu1" meshrun --hostfile hosts -H node01,g

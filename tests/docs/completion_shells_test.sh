@@ -12,7 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/work/specs" "$tmp/bin"
 touch "$tmp/work/job.toml" "$tmp/work/notes.txt"
 printf '#!/bin/sh\n' >"$tmp/bin/mytool"
-chmod +x "$tmp/bin/mytool"
+printf '#!/bin/sh\n' >"$tmp/bin/jobtool"
+chmod +x "$tmp/bin/mytool" "$tmp/bin/jobtool"
 printf '# hosts\nnode01 slots=4\nnode02:4\nalice@gpu1\n' >"$tmp/work/hosts"
 cd "$tmp/work" || exit 1
 export PATH="$tmp/bin:/usr/bin:/bin" HOME="$tmp" XDG_CONFIG_HOME="$tmp/config" XDG_DATA_HOME="$tmp/data"
@@ -27,12 +28,14 @@ case $shell in
     out=$(zsh -f -c 'autoload -U compinit; compinit -u -D; source "$1"; print -r -- $_comps[meshrun]' zsh "$file" 2>&1)
     [ "$out" = _meshrun ] || fail "loading: $out"
     offers() { timeout 20 zsh -f "$here/zsh_complete.zsh" "$file" "$1" | sort -u; }
+    first() { timeout 20 zsh -f "$here/zsh_complete.zsh" "$file" "$1" | head -n 1; }
     ;;
   fish)
     out=$(fish -n "$file" 2>&1) || fail "fish -n: $out"
     out=$(fish --no-config -c 'source $argv[1]' "$file" 2>&1)
     [ -z "$out" ] || fail "loading: $out"
     offers() { fish --no-config -c 'source $argv[1]; complete -C $argv[2]' "$file" "$1" | cut -f1 | sort -u; }
+    first() { fish --no-config -c 'source $argv[1]; complete -C $argv[2]' "$file" "$1" | head -n 1 | cut -f1; }
     ;;
   *)
     echo "usage: $0 zsh|fish FILE" >&2
@@ -60,7 +63,22 @@ expect 'meshrun --stdin ' all none rank0
 contains 'meshrun -' --hostfile
 contains 'meshrun -' --dry-run
 contains 'meshrun j' job.toml
-lacks 'meshrun no' notes.txt
+# The first word: files (*.toml first) and programs, never builtins.
+contains 'meshrun job' job.toml
+contains 'meshrun job' jobtool
+lacks 'meshrun job' jobs
+lacks 'meshrun job' jobdirs
+lacks 'meshrun job' jobstates
+[ "$(first 'meshrun job')" = job.toml ] || fail "'meshrun job': $(first 'meshrun job') offered first"
+contains 'meshrun no' notes.txt
+expect 'meshrun --map-by ' slot hwthread core socket
+expect 'meshrun --bind-to ' none hwthread core socket
+expect 'meshrun --signal-forward ' int term hup quit
+contains 'meshrun --o' --oversubscribe
+contains 'meshrun --e' --envall
+contains 'meshrun --g' --genv
+contains 'meshrun -np 2 -- jobt' jobtool
+contains 'meshrun --genv A b -- jobt' jobtool
 contains 'meshrun --hostfile hosts -H ' node01
 contains 'meshrun --hostfile hosts -H ' gpu1
 contains 'meshrun -n 2 -- mytoo' mytool

@@ -64,14 +64,16 @@ TEST_CASE("the progress line redraws in place and erases itself") {
   CHECK(p.drain().empty());
 }
 
-TEST_CASE("a log line erases the progress line before it is written") {
+TEST_CASE("a log line erases the progress line before it is written and redraws it after") {
   Pipe p;
   {
     meshrun::ProgressLine line(p.w, true);
     line.update("actors spawned 2/4");
     CHECK(p.drain() == kErase + "meshrun: actors spawned 2/4");
     meshrun::log::error("test: a diagnostic while the line is shown");
-    CHECK(p.drain() == kErase);
+    CHECK(p.drain() == kErase + kErase + "meshrun: actors spawned 2/4");
+    meshrun::log::relay("meshrun-agent[host 0]: another process's line");
+    CHECK(p.drain() == kErase + kErase + "meshrun: actors spawned 2/4");
     line.update("actors spawned 3/4");
     CHECK(p.drain() == kErase + "meshrun: actors spawned 3/4");
   }
@@ -103,4 +105,18 @@ TEST_CASE("the progress line is cut to the terminal width") {
   const auto end = out.find('\r', first);
   REQUIRE(end != std::string::npos);
   CHECK(out.substr(first, end - first) == std::string("meshrun: hosts conn"));
+}
+
+TEST_CASE("once the job runs the progress line is gone for good") {
+  meshrun::log::set_program("meshrun");
+  Pipe p;
+  meshrun::ProgressLine line(p.w, true);
+  line.update("procs ready 4/4");
+  CHECK(p.drain() == kErase + "meshrun: procs ready 4/4");
+  line.finish();
+  CHECK(p.drain() == kErase);
+  line.update("procs ready 4/4");
+  line.redraw();
+  meshrun::log::error("test: a diagnostic after the job started");
+  CHECK(p.drain().empty());
 }

@@ -40,35 +40,51 @@ int main(int argc, char** argv) {
   cp.mesh = "p0";
   cp.mesh_size = 2;
   cp.local_size = 2;
-  cp.procs = {{0, 0, "p0_0"}, {1, 1, "p0_1"}};
+  cp.ranks_per_host = {2};
+  cp.procs = {{0, 0, 0, "p0_0"}, {1, 1, 1, "p0_1"}};
   cp.command = {"sh", "-c", "echo hi"};
   cp.env = {"A=B"};
   cp.cwd = "/tmp";
-  Cast cast;
-  cast.mesh = "a0";
-  cast.slice = {{"hosts", 2, 0, 1}, {"procs", 2, 0, 2}};
-  cast.port = 7;
+  MeshRef mesh;
+  mesh.mesh = 1;
+  mesh.name = "a0";
+  mesh.per_host = 2;
+  mesh.dims = {"hosts", "procs"};
+  mesh.sizes = {2, 2};
+  mesh.region = {{0, 2}, {0, 2}};
+  mesh.view = {{0, 1}, {0, 2}};
+  ActorCast cast;
+  cast.from = {0, 1, 1, 1};
+  cast.port = {{kLauncherHost, kNoProc, 0, 0}, 7, kAnySlot, ReducerKind::sum};
+  cast.timeout_ms = 1000;
+  cast.target = mesh;
   cast.message = "Echo";
   cast.payload = "hi";
+  PortReply reply;
+  reply.from = {1, 3, 1, 3};
+  reply.port = {{kLauncherHost, kNoProc, 0, 0}, 7, 3, ReducerKind::none};
+  reply.value = "pong";
   ProcStatus ps;
-  ps.rank = 1;
+  ps.proc = 1;
   ps.state = ProcState::exited;
   ps.exited_normally = true;
   ps.detail = "done";
 
   write(out / "wire" / "heartbeat", framed(encode(Heartbeat{})));
   write(out / "wire" / "agent_hello", framed(encode(AgentHello{1, "unix:/tmp/a.sock", 42, "h"})));
-  write(out / "wire" / "become_host", framed(encode(BecomeHost{"job", 10000, 0, 2})));
+  write(out / "wire" / "become_host", framed(encode(BecomeHost{"job", 10000, 0, 2, 0, {}})));
   write(out / "wire" / "create_procs", framed(encode(cp)));
   write(out / "wire" / "proc_status", framed(encode(ps)));
   write(out / "wire" / "spawn_actors",
-        framed(encode(SpawnActors{"a0", "testactors", "TestActor", "x = 1\n", 4})));
+        framed(encode(SpawnActors{mesh, "p0", "testactors", "TestActor", "x = 1\n"})));
   write(out / "wire" / "actor_status",
-        framed(encode(ActorStatus{"a0", 3, true, false, "a0[3]", ""})));
+        framed(encode(ActorStatus{3, 1, 3, ActorState::spawned, "p0[3].a0[0]", ""})));
   write(out / "wire" / "cast", framed(encode(cast)));
-  write(out / "wire" / "reply", framed(encode(Reply{7, 1, "pong"})));
+  write(out / "wire" / "reply", framed(encode(reply)));
+  write(out / "wire" / "host_directory",
+        framed(encode(HostDirectory{{"unix:/tmp/a.sock", "tcp:10.0.0.2:4000"}})));
   write(out / "wire" / "output", framed(encode(Output{0, 1, "line\n"})));
-  write(out / "wire" / "stop_procs", framed(encode(StopProcs{5000, true})));
+  write(out / "wire" / "stop_procs", framed(encode(StopProcs{5000, true, ""})));
   write(out / "wire" / "signal_procs", framed(encode(SignalProcs{15})));
   write(out / "wire" / "input", framed(encode(Input{0, "stdin"})));
   write(out / "wire" / "two_frames",

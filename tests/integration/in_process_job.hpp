@@ -1,4 +1,4 @@
-// A job whose launcher side is the runtime's MeshClient in the test's own
+// A job whose launcher side is the runtime's ControlPlane in the test's own
 // process, against one real local host agent with two TestActor procs (the
 // built meshrun-agent and testactors plugin). The test then holds what a
 // launcher holds, the secret included, and drives the mesh directly.
@@ -11,13 +11,13 @@
 #include <string>
 
 #include "auth/secret.hpp"
-#include "mesh/client.hpp"
+#include "control/control_plane.hpp"
 
 namespace meshrun::test {
 
 struct InProcessJob {
   asio::io_context& io;
-  MeshClient& client;
+  ControlPlane& plane;
   const Secret& secret;
   ProcMesh procs;    // hosts=1 x procs=2
   ActorMesh actors;  // a TestActor in each proc

@@ -51,6 +51,24 @@ std::string mpi_fixture(const std::string& name) {
 #endif
 }
 
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+bool eventually(const std::function<bool()>& done, Seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    ::poll(nullptr, 0, 10);
+  }
+  return true;
+}
+
 std::vector<pid_t> processes_with_marker(const std::string& marker) {
   std::vector<pid_t> found;
   const std::string needle = "MESHRUN_TEST_MARKER=" + marker;
@@ -350,6 +368,7 @@ Result Meshrun::finish() {
   }
   r.seconds = Seconds(std::chrono::steady_clock::now() - start_).count();
   r.status = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 128 + WTERMSIG(wait_status_);
+  r.signaled = WIFSIGNALED(wait_status_);
   r.out = std::move(out_);
   r.err = std::move(err_);
   r.max_rss_kb = max_rss_kb_;

@@ -16,7 +16,8 @@ namespace meshrun_test {
 using Seconds = std::chrono::duration<double>;
 
 struct Result {
-  int status = -1;  // shell convention: exit code, or 128 + signal
+  int status = -1;        // shell convention: exit code, or 128 + signal
+  bool signaled = false;  // meshrun ended by a signal, not by exit()
   std::string out, err;
   bool timed_out = false;  // the harness killed meshrun at the deadline
   long max_rss_kb = 0;     // peak RSS of meshrun or any process it reaped
@@ -89,6 +90,10 @@ std::string mpi_fixture(const std::string& name);
 
 // Processes (other than zombies) whose environment holds `marker`.
 std::vector<pid_t> processes_with_marker(const std::string& marker);
+// Its state letter in /proc (R, S, T for stopped, ...); 0 once it is gone.
+char process_state(pid_t pid);
+// Polls `done` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& done, Seconds timeout = Seconds{20});
 // "PID CMDLINE" of a process, for messages.
 std::string describe_process(pid_t pid);
 

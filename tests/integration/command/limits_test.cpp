@@ -56,3 +56,17 @@ TEST_CASE("an agent whose hard open-file limit is too low refuses its ranks befo
   CHECK(count(r.out, "started") == 0);
   CHECK(r.leftovers == std::vector<std::string>{});
 }
+
+TEST_CASE("a TOML header nested 50,000 tables deep is refused by --check, with file and line",
+          "[command][limits]") {
+  TempDir dir;
+  std::string header = "[a";
+  for (int i = 1; i < 50000; ++i)
+    header += ".a";
+  const std::string spec = dir.path + "/deep.toml";
+  std::ofstream(spec) << "[job]\nname = \"deep\"\n" << header << "]\nx = 1\n";
+  auto r = run({"--check", spec});
+  CHECK(r.status == 2);  // not a crash (SIGSEGV in the TOML parser)
+  CHECK_THAT(r.err, Catch::Contains(spec + ":3: tables nested 129 deep here; a job spec may "
+                                           "nest at most 128"));
+}

@@ -11,7 +11,9 @@ TEST_CASE("MPI collectives give the right results", "[command][mpi]") {
   const auto [n, hosts] =
       GENERATE(std::pair<int, int>{1, 1}, std::pair<int, int>{2, 1}, std::pair<int, int>{4, 1},
                std::pair<int, int>{8, 1}, std::pair<int, int>{2, 2}, std::pair<int, int>{4, 2},
-               std::pair<int, int>{8, 2});
+               std::pair<int, int>{8, 2},
+               // Uneven layouts: 3 and 2, and 3, 3 and 2 ranks per host.
+               std::pair<int, int>{5, 2}, std::pair<int, int>{8, 3});
   CAPTURE(n, hosts);
   Options o;
   o.deadline = Seconds{120};

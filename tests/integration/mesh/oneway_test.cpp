@@ -1,6 +1,6 @@
-// MeshClient::send: one-way casts reach the actor in order, draw no reply
-// traffic, stay bounded in memory, and an actor they make fail still fails
-// the job. The launcher side is the runtime's MeshClient in this process.
+// ControlPlane::send: one-way messages reach the actor in order, draw no
+// reply traffic, stay bounded in memory, and an actor they make fail still
+// fails the job. The launcher side is the runtime's ControlPlane in this process.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -31,12 +31,15 @@ long vm_hwm_kib(uint32_t pid) {
   return 0;
 }
 
-asio::awaitable<std::string> one_reply(MeshClient& client, const ActorMesh& actors,
-                                       const Slice& slice, std::string message, std::string& out) {
-  auto r = co_await client.cast(actors, slice, message, "", Millis(20000));
-  if (!r) co_return message + ": " + r.error().message;
-  if (r->size() != 1) co_return message + ": " + std::to_string(r->size()) + " replies";
-  out = (*r)[0].payload;
+asio::awaitable<std::string> one_reply(ControlPlane& plane, const MeshRef& to, std::string message,
+                                       std::string& out) {
+  CallSettings options;
+  options.timeout = Millis(20000);
+  auto r = co_await plane.call(to, message, "", options);
+  if (!r.ok()) co_return message + ": the call failed";
+  if (r.replies.size() != 1)
+    co_return message + ": " + std::to_string(r.replies.size()) + " replies";
+  out = r.replies.begin()->second;
   co_return "";
 }
 
@@ -49,38 +52,42 @@ size_t size_of(int i) {
 }
 
 asio::awaitable<std::string> sends(InProcessJob& job, Outcome& out) {
-  MeshClient& client = job.client;
-  Slice rank1(job.procs.extent);
-  if (auto ok = rank1.restrict("procs", 1, 2); !ok) co_return ok.error().message;
-  Slice rank0(job.procs.extent);
-  if (auto ok = rank0.restrict("procs", 0, 1); !ok) co_return ok.error().message;
-  auto e = co_await one_reply(client, job.actors, rank1, "Count", out.asked_reply);
+  ControlPlane& plane = job.plane;
+  auto rank1 = job.actors.ref.slice("procs", 1, 2);
+  auto rank0 = job.actors.ref.slice("procs", 0, 1);
+  if (!rank1 || !rank0) co_return "slice";
+  auto e = co_await one_reply(plane, *rank1, "Count", out.asked_reply);
   if (!e.empty()) co_return e;
   for (int i = 0; i < kSmall + kLarge; ++i) {
-    client.send(job.actors, rank1, "Count", std::string(size_of(i), 'x'));
+    if (auto ok = plane.send(*rank1, "Count", std::string(size_of(i), 'x')); !ok)
+      co_return "send: " + ok.error().message;
     if (i % 16 == 0)
-      if (auto ok = co_await client.drain(1u << 20, Millis(20000)); !ok)
+      if (auto ok = co_await plane.drain(1u << 20, Millis(20000)); !ok)
         co_return "drain: " + ok.error().message;
   }
-  e = co_await one_reply(client, job.actors, rank1, "GetCount", out.counted);
+  e = co_await one_reply(plane, *rank1, "GetCount", out.counted);
   if (!e.empty()) co_return e;
-  e = co_await one_reply(client, job.actors, rank0, "GetCount", out.counted_other);
+  e = co_await one_reply(plane, *rank0, "GetCount", out.counted_other);
   if (!e.empty()) co_return e;
-  out.unclaimed = client.unclaimed_replies();
-  for (const auto& h : client.hosts())
+  out.unclaimed = plane.late_replies();
+  for (const auto& h : plane.hosts())
     out.agent_hwm_kib = std::max(out.agent_hwm_kib, vm_hwm_kib(h.pid));
   co_return "";
 }
 
 asio::awaitable<std::string> send_fail(InProcessJob& job, Outcome& out) {
-  MeshClient& client = job.client;
-  Slice rank0(job.procs.extent);
-  if (auto ok = rank0.restrict("procs", 0, 1); !ok) co_return ok.error().message;
-  client.send(job.actors, rank0, "Fail", "");
-  const Slice all(job.procs.extent);
-  auto r = co_await client.cast(job.actors, all, "GetActorId", "", Millis(20000));
-  out.failed_cast = r ? "ok" : r.error().message;
-  if (client.failure()) out.failure = client.failure()->message;
+  ControlPlane& plane = job.plane;
+  auto rank0 = job.actors.ref.slice("procs", 0, 1);
+  if (!rank0) co_return "slice";
+  if (auto ok = plane.send(*rank0, "Fail", ""); !ok) co_return "send: " + ok.error().message;
+  // A call to every actor: it comes back once the failure has failed the job.
+  CallSettings options;
+  options.timeout = Millis(20000);
+  auto r = co_await plane.call(job.actors.ref, "Hang", "", options);
+  out.failed_cast = r.ok()                                   ? "ok"
+                    : r.error.empty() && !r.failures.empty() ? r.failures[0].cause
+                                                             : r.error;
+  if (plane.failure()) out.failure = plane.failure()->message;
   co_return "";
 }
 

@@ -2,7 +2,7 @@
 // to a host agent (or to the launcher) and then sends a cast for an actor
 // mesh nobody spawned instead of its hello. The connection is dropped and
 // the drop logged; the job on the other side goes on serving casts.
-// The launcher side here is the runtime's own MeshClient, in this process,
+// The launcher side here is the runtime's own ControlPlane, in this process,
 // so the test holds the secret an outsider would have stolen.
 #include <fcntl.h>
 #include <unistd.h>
@@ -62,9 +62,15 @@ asio::awaitable<Result<bool>> rogue_peer(asio::io_context& io, const Secret& sec
   if (!socket) co_return socket.error();
   auto conn = Connection::make(std::move(*socket), "rogue");
   if (auto ok = co_await conn->authenticate_client(secret, Millis(5000)); !ok) co_return ok.error();
-  Cast cast;
-  cast.mesh = "no-such-mesh";
-  cast.port = 424242;
+  ActorCast cast;
+  cast.target.mesh = 999;  // a mesh nobody spawned
+  cast.target.name = "no-such-mesh";
+  cast.target.dims = {"hosts", "procs"};
+  cast.target.sizes = {1, 2};
+  cast.target.per_host = 2;
+  cast.target.region = {{0, 1}, {0, 2}};
+  cast.target.view = cast.target.region;
+  cast.port.id = 424242;
   cast.message = "GetActorId";
   conn->send(cast);
   // The server's only possible answer is to close; nothing may come back.
@@ -75,17 +81,17 @@ asio::awaitable<Result<bool>> rogue_peer(asio::io_context& io, const Secret& sec
 // The rogue peers in the middle of the job's life, then the job's own cast.
 asio::awaitable<std::string> rogues(InProcessJob& job, Outcome& out) {
   auto agent =
-      co_await rogue_peer(job.io, job.secret, *Address::parse(job.client.hosts().front().address));
+      co_await rogue_peer(job.io, job.secret, *Address::parse(job.plane.hosts().front().address));
   if (!agent) co_return "to the agent: " + agent.error().message;
   out.agent_dropped_it = *agent;
-  auto launcher = co_await rogue_peer(job.io, job.secret, job.client.address());
+  auto launcher = co_await rogue_peer(job.io, job.secret, job.plane.address());
   if (!launcher) co_return "to the launcher: " + launcher.error().message;
   out.launcher_dropped_it = *launcher;
 
-  const Slice all(job.procs.extent);
-  auto replies = co_await job.client.cast(job.actors, all, "GetActorId", "", Millis(10000));
-  if (!replies) co_return "cast: " + replies.error().message;
-  out.replies_after = replies->size();
+  CallSettings options;
+  options.timeout = Millis(10000);
+  auto replies = co_await job.plane.call(job.actors.ref, "GetActorId", "", options);
+  out.replies_after = replies.replies.size();
   co_return "";
 }
 

@@ -74,7 +74,7 @@ std::string spawn_request(const std::string& evidence) {
   cp.mesh = "intruder";
   cp.mesh_size = 1;
   cp.local_size = 1;
-  cp.procs = {{0, 0, "intruder_0"}};
+  cp.procs = {{0, 0, 0, "intruder_0"}};
   cp.command = {"/bin/sh", "-c", "touch " + evidence};
   return frame(encode(cp));
 }

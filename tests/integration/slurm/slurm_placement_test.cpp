@@ -83,7 +83,7 @@ std::optional<std::string> run_until_failure(asio::io_context& io, SlurmAllocato
 
 TEST_CASE("auto picks slurm inside an allocation and says why", "[slurm][placement]") {
   FakeAllocation env("node[1-2]", "2(x2)", "4");
-  auto p = place(command_job(), 1);
+  auto p = place(command_job());
   REQUIRE(p);
   CHECK(p->launcher == LauncherKind::slurm);
   CHECK(contains(p->why, "SLURM_JOB_ID and SLURM_JOB_NODELIST are set, so slurm"));
@@ -91,12 +91,12 @@ TEST_CASE("auto picks slurm inside an allocation and says why", "[slurm][placeme
   REQUIRE(p->hosts.size() == 2);
   CHECK(p->hosts[0].name == "node1");
   CHECK(p->hosts[1].name == "node2");
-  CHECK(p->per_host == 2);
+  CHECK(p->ranks == std::vector<uint32_t>{2, 2});
 }
 
 TEST_CASE("auto stays local without SLURM_JOB_NODELIST", "[slurm][placement]") {
   FakeAllocation env(nullptr, "2");
-  auto p = place(command_job(), 1);
+  auto p = place(command_job());
   REQUIRE(p);
   CHECK(p->launcher == LauncherKind::local);
 }
@@ -105,47 +105,72 @@ TEST_CASE("auto prefers slurm over hosts given, restricted to them", "[slurm][pl
   FakeAllocation env("node[01-04,07]", "3(x5)");
   JobSpec spec = command_job();
   spec.hosts.list = {{"", "node07", 0}, {"", "node02", 0}};
-  auto p = place(spec, 1);
+  auto p = place(spec);
   REQUIRE(p);
   CHECK(p->launcher == LauncherKind::slurm);
   REQUIRE(p->hosts.size() == 2);
   CHECK(p->hosts[0].name == "node07");
-  CHECK(p->per_host == 3);
+  CHECK(p->ranks == std::vector<uint32_t>{3, 3});
 
   spec.hosts.list = {{"", "elsewhere", 0}};
-  auto bad = place(spec, 1);
+  auto bad = place(spec);
   REQUIRE_FALSE(bad);
   CHECK(contains(bad.error().message, "host elsewhere is not in SLURM job 4242"));
 }
 
-TEST_CASE("uneven tasks per node: the fewest on any node, said so", "[slurm][placement]") {
+TEST_CASE("uneven tasks per node: command mode follows them, an actor mesh takes the fewest",
+          "[slurm][placement]") {
   FakeAllocation env("node[01-02],gpu-a[1-2]", "4(x2),2(x2)", "12");
-  auto p = place(command_job(), 1);
+  auto p = place(command_job());
   REQUIRE(p);
   REQUIRE(p->hosts.size() == 4);
   CHECK(p->hosts[2].name == "gpu-a1");
-  CHECK(p->per_host == 2);
-  CHECK(contains(p->why, "the fewest tasks on any node"));
+  CHECK(p->ranks == std::vector<uint32_t>{4, 4, 2, 2});
+  CHECK(contains(p->why, "from SLURM_TASKS_PER_NODE"));
+
+  JobSpec actors;
+  actors.actors = {ActorsSpec{}};
+  auto a = place(actors);
+  REQUIRE(a);
+  CHECK(a->ranks == std::vector<uint32_t>{2, 2, 2, 2});
+  CHECK(contains(a->why, "the fewest tasks on any node"));
+}
+
+TEST_CASE("-n fills the nodes in order, as srun's block distribution does", "[slurm][placement]") {
+  FakeAllocation env("node[1-3]", "4(x3)", "12");
+  JobSpec spec = command_job();
+  spec.procs.ranks = 6;
+  auto p = place(spec);
+  REQUIRE(p);
+  CHECK(p->ranks == std::vector<uint32_t>{4, 2});
+  spec.procs.ranks = 13;
+  auto over = place(spec);
+  REQUIRE_FALSE(over);
+  CHECK(contains(over.error().message, "--oversubscribe"));
+  spec.hosts.oversubscribe = true;
+  auto forced = place(spec);
+  REQUIRE(forced);
+  CHECK(forced->ranks == std::vector<uint32_t>{5, 4, 4});
 }
 
 TEST_CASE("explicit counts are kept when they fit", "[slurm][placement]") {
   FakeAllocation env("node[1-3]", "4(x3)");
-  auto p = place(command_job(2, 3), 3);
+  auto p = place(command_job(2, 3));
   REQUIRE(p);
   CHECK(p->hosts.size() == 2);
-  CHECK(p->per_host == 3);
+  CHECK(p->ranks == std::vector<uint32_t>{3, 3});
 }
 
 TEST_CASE("more than the allocation is a clear usage error", "[slurm][placement]") {
   FakeAllocation env("node[1-2]", "2,1", "3");
-  auto per = place(command_job(2, 2), 2);
+  auto per = place(command_job(2, 2));
   REQUIRE_FALSE(per);
   CHECK(per.error().code == Errc::invalid_argument);
-  CHECK(contains(per.error().message, "2 ranks per host asked for"));
-  CHECK(contains(per.error().message, "node node2 of SLURM job 4242"));
-  CHECK(contains(per.error().message, "has 1 task;"));
+  CHECK(contains(per.error().message, "2 ranks on node node2"));
+  CHECK(contains(per.error().message, "SLURM job 4242"));
+  CHECK(contains(per.error().message, "has 1 task there"));
 
-  auto hosts = place(command_job(3, 1), 1);
+  auto hosts = place(command_job(3, 1));
   REQUIRE_FALSE(hosts);
   CHECK(contains(hosts.error().message, "3 hosts asked for, but SLURM job 4242"));
   CHECK(contains(hosts.error().message, "has 2 nodes"));
@@ -156,7 +181,7 @@ TEST_CASE("forcing the slurm launcher outside an allocation says how to get one"
   FakeAllocation::clear();
   JobSpec spec = command_job();
   spec.hosts.launcher = LauncherKind::slurm;
-  auto p = place(spec, 1);
+  auto p = place(spec);
   REQUIRE_FALSE(p);
   CHECK(contains(p.error().message, "not inside a SLURM allocation"));
   CHECK(contains(p.error().message, "sbatch"));
@@ -165,13 +190,13 @@ TEST_CASE("forcing the slurm launcher outside an allocation says how to get one"
 TEST_CASE("malformed SLURM variables name the variable", "[slurm][placement]") {
   {
     FakeAllocation env("node[1-2]", "2(x3)");
-    auto p = place(command_job(), 1);
+    auto p = place(command_job());
     REQUIRE_FALSE(p);
     CHECK(contains(p.error().message, "SLURM_TASKS_PER_NODE=2(x3) describes 3 nodes"));
   }
   {
     FakeAllocation env("node[3-1]", "1");
-    auto p = place(command_job(), 1);
+    auto p = place(command_job());
     REQUIRE_FALSE(p);
     CHECK(contains(p.error().message, "SLURM_JOB_NODELIST=node[3-1]"));
   }

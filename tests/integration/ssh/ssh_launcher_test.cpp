@@ -82,33 +82,50 @@ TEST_CASE("the remote command carries addresses and env, never the secret") {
                                                "/opt/mesh run/meshrun-agent", "bootstrap"});
 }
 
-TEST_CASE("ssh placement: hosts from the list, -N takes the first ones, slots cap") {
+TEST_CASE("ssh placement: hosts from the list, -N takes the first ones, slots never limit") {
   JobSpec spec;
   spec.hosts.list = {{"", "a", 0}, {"bob", "b", 4}, {"", "c", 0}};
-  auto p = place(spec, 2);
+  spec.procs.extent = {{"procs", 2}};
+  auto p = place(spec);
   REQUIRE(p);
   CHECK(p->launcher == LauncherKind::ssh);  // auto with hosts
   REQUIRE(p->hosts.size() == 3);
   CHECK(p->hosts[1].user == "bob");
 
   spec.hosts.count = 2;
-  p = place(spec, 2);
+  p = place(spec);
   REQUIRE(p);
   CHECK(p->hosts.size() == 2);
 
   spec.hosts.count = 4;
-  CHECK_FALSE(place(spec, 2));
+  CHECK_FALSE(place(spec));
 
   spec.hosts.count = 0;
-  auto over = place(spec, 5);  // b has 4 slots
-  REQUIRE_FALSE(over);
-  CHECK(over.error().message.find("host b has 4 slots") != std::string::npos);
+  spec.procs.extent = {{"procs", 5}};  // b has 4 slots: meshrun oversubscribes
+  auto over = place(spec);
+  REQUIRE(over);
+  CHECK(over->ranks == std::vector<uint32_t>{5, 5, 5});
 
   JobSpec none;
   none.hosts.launcher = LauncherKind::ssh;
-  auto empty = place(none, 1);
+  auto empty = place(none);
   REQUIRE_FALSE(empty);
   CHECK(empty.error().message.find("needs hosts") != std::string::npos);
+}
+
+TEST_CASE("ssh placement: -n fills slots in order, like mpirun's by-slot mapping") {
+  JobSpec spec;
+  spec.procs.command = {"true"};
+  spec.hosts.list = {{"", "a", 2}, {"", "b", 4}, {"", "c", 2}};
+  spec.procs.ranks = 5;
+  auto p = place(spec);
+  REQUIRE(p);
+  CHECK(p->ranks == std::vector<uint32_t>{2, 3});  // c is not started
+  CHECK(p->hosts.size() == 2);
+  spec.procs.ranks = 0;  // no -n: every host runs its slots
+  p = place(spec);
+  REQUIRE(p);
+  CHECK(p->ranks == std::vector<uint32_t>{2, 4, 2});
 }
 
 TEST_CASE("tree_blocks: flat at or below the threshold, sqrt(H) contiguous blocks above") {

@@ -16,7 +16,7 @@ struct Sink {
     return OutputStream::create(
         io, 3, 1, end_partial_line,
         [this](const Output& o) {
-          CHECK(o.rank == 3);
+          CHECK(o.proc == 3);
           CHECK(o.stream == 1);
           sent.push_back(o.data);
         },

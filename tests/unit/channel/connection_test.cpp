@@ -129,7 +129,7 @@ asio::awaitable<void> receive_many(ConnectionPtr conn, uint32_t count, bool echo
     REQUIRE(msg.ok());
     REQUIRE(std::holds_alternative<Output>(*msg));
     const auto& out = std::get<Output>(*msg);
-    REQUIRE(out.rank == i);
+    REQUIRE(out.proc == i);
     REQUIRE(out.data == "line " + std::to_string(i));
     ++received;
     if (echo) conn->send(out);

@@ -84,7 +84,7 @@ asio::awaitable<void> exchange(ConnectionPtr from, ConnectionPtr to, uint32_t co
     auto msg = decode(*payload);
     REQUIRE(msg.ok());
     const auto& out = std::get<Output>(*msg);
-    REQUIRE(out.rank == i);
+    REQUIRE(out.proc == i);
     REQUIRE(out.data == (i == count / 2 ? big : "line " + std::to_string(i)));
     ++received;
   }

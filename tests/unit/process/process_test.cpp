@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "process/child.hpp"
+#include "process/cpu_binding.hpp"
 #include "process/spawn.hpp"
 
 using namespace meshrun;
@@ -542,4 +543,22 @@ TEST_CASE("200 spawns are all reaped and leak no descriptors", "[process]") {
     CHECK(ok == 200);
   }
   CHECK(count_open_fds() == before);
+}
+
+TEST_CASE("cpus bind the child to those CPUs before it runs", "[process][binding]") {
+  const CpuTopology here = CpuTopology::current();
+  REQUIRE_FALSE(here.cpus.empty());
+  const int last = here.cpus.back().id;
+  SpawnOptions o = opts("/bin/sh", {"sh", "-c", "grep Cpus_allowed_list /proc/self/status"});
+  o.cpus = {last};
+  auto [out, st] = run_capture(o);
+  CHECK(st.success());
+  CHECK(out == "Cpus_allowed_list:\t" + std::to_string(last) + "\n");
+
+  // A CPU this machine does not have: a clear error, no child.
+  SpawnError detail;
+  o.cpus = {4000};
+  auto r = spawn_process(o, &detail);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("cannot bind to CPUs 4000") != std::string::npos);
 }

@@ -156,25 +156,25 @@ stdin = "all"
   CHECK(s.procs.spawn_timeout == 45s);
   CHECK_FALSE(s.command_mode());
 
-  REQUIRE(s.actors);
-  CHECK(s.actors->name == "trainers");
-  CHECK(s.actors->plugin == "/specs/lib/libtrain.so");
-  CHECK(s.actors->type == "Trainer");
-  CHECK(s.actors->spawn_timeout == 20s);
-  CHECK(toml::parse(s.actors->params_toml) == toml::table{{"lr", 0.5}});
+  REQUIRE(s.actors.size() == 1);
+  CHECK(s.actors.at(0).name == "trainers");
+  CHECK(s.actors.at(0).plugin == "/specs/lib/libtrain.so");
+  CHECK(s.actors.at(0).type == "Trainer");
+  CHECK(s.actors.at(0).spawn_timeout == 20s);
+  CHECK(toml::parse(s.actors.at(0).params_toml) == toml::table{{"lr", 0.5}});
 
-  REQUIRE(s.cast);
-  CHECK(s.cast->message == "Step");
-  CHECK(s.cast->payload == "go");
-  REQUIRE(s.cast->slice.size() == 3);
-  CHECK((s.cast->slice[0].dim == "hosts" && s.cast->slice[0].begin == 2 &&
-         s.cast->slice[0].end == 3));
-  CHECK(
-      (s.cast->slice[1].dim == "gpus" && s.cast->slice[1].begin == 0 && s.cast->slice[1].end == 2));
-  CHECK((s.cast->slice[2].dim == "procs" && s.cast->slice[2].begin == 1 &&
-         s.cast->slice[2].end == 3));
-  CHECK(s.cast->timeout == 5s);
-  CHECK(s.cast->repeat == 7);
+  REQUIRE(s.casts.size() == 1);
+  CHECK(s.casts.at(0).message == "Step");
+  CHECK(s.casts.at(0).payload == "go");
+  REQUIRE(s.casts.at(0).slice.size() == 3);
+  CHECK((s.casts.at(0).slice[0].dim == "hosts" && s.casts.at(0).slice[0].begin == 2 &&
+         s.casts.at(0).slice[0].end == 3));
+  CHECK((s.casts.at(0).slice[1].dim == "gpus" && s.casts.at(0).slice[1].begin == 0 &&
+         s.casts.at(0).slice[1].end == 2));
+  CHECK((s.casts.at(0).slice[2].dim == "procs" && s.casts.at(0).slice[2].begin == 1 &&
+         s.casts.at(0).slice[2].end == 3));
+  CHECK(s.casts.at(0).timeout == 5s);
+  CHECK(s.casts.at(0).repeat == 7);
 
   CHECK(s.output.tag);
   CHECK(s.output.filename_pattern == "out.%r.log");
@@ -199,13 +199,13 @@ stdin = "none"
   CHECK(s.procs.command == std::vector<std::string>{"./prog", "arg one"});
   CHECK(s.procs.env == std::map<std::string, std::string>{{"EMPTY", ""}, {"FOO", "bar"}});
   CHECK(s.procs.cwd == "/tmp");
-  CHECK(s.hosts.count == 1);  // local without a count runs one host
+  CHECK(s.hosts.count == 0);  // not given: placement runs one local host
   CHECK(s.procs.name == "p0");
   REQUIRE(s.procs.extent.size() == 1);
   CHECK(s.procs.extent[0].name == "procs");
   CHECK(s.procs.extent[0].size == 1);
-  CHECK_FALSE(s.actors);
-  CHECK_FALSE(s.cast);
+  CHECK(s.actors.empty());
+  CHECK(s.casts.empty());
   CHECK(s.name == "meshrun");
   CHECK(s.timeout == 0ms);
   CHECK(s.grace == 5s);
@@ -238,8 +238,8 @@ list = [1, 2, 3]
 [actors.params.nested]
 deep = { x = "y" }
 )");
-  REQUIRE(s.actors);
-  const toml::table back = toml::parse(s.actors->params_toml);
+  REQUIRE(s.actors.size() == 1);
+  const toml::table back = toml::parse(s.actors.at(0).params_toml);
   const toml::table want = toml::parse(R"(
 greeting = "hello \"you\""
 count = 3
@@ -249,15 +249,16 @@ list = [1, 2, 3]
 nested = { deep = { x = "y" } }
 )");
   CHECK(back == want);
-  CHECK(load(kActors).actors->params_toml.empty());
+  CHECK(load(kActors).actors.at(0).params_toml.empty());
 }
 
 TEST_CASE("plugin paths are resolved against the spec's directory, bare names kept") {
-  CHECK(load("[actors]\nplugin = \"./libx.so\"\ntype = \"T\"\n").actors->plugin ==
+  CHECK(load("[actors]\nplugin = \"./libx.so\"\ntype = \"T\"\n").actors.at(0).plugin ==
         "/specs/libx.so");
-  CHECK(load("[actors]\nplugin = \"/abs/libx.so\"\ntype = \"T\"\n").actors->plugin ==
+  CHECK(load("[actors]\nplugin = \"/abs/libx.so\"\ntype = \"T\"\n").actors.at(0).plugin ==
         "/abs/libx.so");
-  CHECK(load("[actors]\nplugin = \"testactors\"\ntype = \"T\"\n").actors->plugin == "testactors");
+  CHECK(load("[actors]\nplugin = \"testactors\"\ntype = \"T\"\n").actors.at(0).plugin ==
+        "testactors");
 }
 
 TEST_CASE("a hostfile is read relative to the spec file") {
@@ -324,9 +325,9 @@ TEST_CASE("a value of the wrong type is reported at the value") {
 TEST_CASE("an unknown top-level section is named, with the allowed ones") {
   const SpecError e = error_of("[jobs]\nname = \"x\"\n" + kActors);
   CHECK_AT(e, 1, 2, "jobs");
-  CHECK_THAT(e.message(), Catch::Contains("unknown key \"jobs\"") &&
-                              Catch::Contains("did you mean \"job\"") &&
-                              Catch::Contains("job, hosts, procs, actors, cast, output"));
+  CHECK_THAT(e.message(),
+             Catch::Contains("unknown key \"jobs\"") && Catch::Contains("did you mean \"job\"") &&
+                 Catch::Contains("job, hosts, procs, actors, cast, controller, output"));
 }
 
 TEST_CASE("unknown nested keys are named with their dotted path") {
@@ -384,6 +385,10 @@ TEST_CASE("contradictory settings say what contradicts what") {
       error_of(kActors + "[hosts]\nlauncher = \"slurm\"\n[hosts.ssh]\nport = 22\n");
   CHECK_AT(ssh, 6, 1, "hosts.ssh");
   CHECK_THAT(ssh.message(), Catch::Contains("contradicts hosts.launcher = \"slurm\" (line 5)"));
+
+  // With slurm, a list picks nodes of the allocation, as -H does.
+  CHECK(load(kActors + "[hosts]\nlauncher = \"slurm\"\nlist = \"n[1-2]\"\n").hosts.list.size() ==
+        2);
 
   // count up to the number listed is fine.
   CHECK(load(kActors + "[hosts]\nlauncher = \"ssh\"\ncount = 2\nlist = \"n[1-3]\"\n").hosts.count ==
@@ -482,11 +487,11 @@ TEST_CASE("slices with an unknown dim or a bad range are rejected") {
   CHECK_AT(negative, 10, 19, "cast.slice.procs");
 
   const JobSpec ok = load(base + "[cast]\nslice = { procs = \"1..=2\", hosts = 1 }\n");
-  REQUIRE(ok.cast->slice.size() == 2);
-  CHECK(ok.cast->slice[0].dim == "procs");
-  CHECK(ok.cast->slice[0].begin == 1);
-  CHECK(ok.cast->slice[0].end == 3);
-  CHECK(ok.cast->slice[1].dim == "hosts");
+  REQUIRE(ok.casts.at(0).slice.size() == 2);
+  CHECK(ok.casts.at(0).slice[0].dim == "procs");
+  CHECK(ok.casts.at(0).slice[0].begin == 1);
+  CHECK(ok.casts.at(0).slice[0].end == 3);
+  CHECK(ok.casts.at(0).slice[1].dim == "hosts");
 }
 
 TEST_CASE("extent dims named hosts, duplicated or sized 0 are rejected") {
@@ -540,14 +545,14 @@ TEST_CASE("the embedded default job is configs/local.toml and loads") {
   REQUIRE(s.procs.extent.size() == 1);
   CHECK(s.procs.extent[0].name == "procs");
   CHECK(s.procs.extent[0].size == 2);
-  REQUIRE(s.actors);
-  CHECK(s.actors->name == "a0");
-  CHECK(s.actors->plugin == "testactors");
-  CHECK(s.actors->type == "TestActor");
-  REQUIRE(s.cast);
-  CHECK(s.cast->message == "GetActorId");
-  CHECK(s.cast->slice.empty());
-  CHECK(s.cast->timeout == 10s);
+  REQUIRE(s.actors.size() == 1);
+  CHECK(s.actors.at(0).name == "a0");
+  CHECK(s.actors.at(0).plugin == "testactors");
+  CHECK(s.actors.at(0).type == "TestActor");
+  REQUIRE(s.casts.size() == 1);
+  CHECK(s.casts.at(0).message == "GetActorId");
+  CHECK(s.casts.at(0).slice.empty());
+  CHECK(s.casts.at(0).timeout == 10s);
 }
 
 TEST_CASE("every example in configs/ loads") {
@@ -609,4 +614,21 @@ TEST_CASE("the depth pre-scan counts nesting, not dots in strings, numbers or co
   // Every example in configs/ is far below the limit.
   for (const auto& e : std::filesystem::directory_iterator(MESHRUN_SOURCE_DIR "/configs"))
     if (e.path().extension() == ".toml") CHECK_FALSE(find_toml_too_deep(read_file(e.path()), 8));
+}
+
+TEST_CASE("procs.bind_to, procs.map_by and job.signal_forward") {
+  const JobSpec s = load(kActors +
+                         "[procs]\nbind_to = \"core\"\nmap_by = \"socket\"\n"
+                         "[job]\nsignal_forward = \"int\"\n");
+  CHECK(s.procs.binding.bind == meshrun::CpuObject::core);
+  CHECK(s.procs.binding.map == meshrun::CpuObject::socket);
+  CHECK(s.signal_forward == SIGINT);
+  CHECK(load(kActors).signal_forward == SIGTERM);
+
+  const SpecError bind = error_of(kActors + "[procs]\nbind_to = \"cores\"\n");
+  CHECK_AT(bind, 5, 11, "procs.bind_to");
+  CHECK_THAT(bind.message(), Catch::Contains("none, hwthread, core, socket"));
+  const SpecError sig = error_of(kActors + "[job]\nsignal_forward = \"usr1\"\n");
+  CHECK_AT(sig, 5, 18, "job.signal_forward");
+  CHECK_THAT(sig.message(), Catch::Contains("\"int\", \"term\", \"hup\" or \"quit\""));
 }

@@ -84,7 +84,7 @@ BecomeHost sample() {
   t.start_timeout_ms = 3000;
   t.agent_path = "/opt/meshrun-agent";
   t.env = {"MESHRUN_CWD=/w"};
-  return {"job-\xff-42", 2500, 3, 9, t};
+  return {"job-\xff-42", 2500, 3, 9, 1, t};
 }
 template <>
 HostReady sample() {
@@ -96,7 +96,8 @@ CreateProcs sample() {
   m.mesh = "p0";
   m.mesh_size = 6;
   m.local_size = 3;
-  m.procs = {{3, 0, "p0_3"}, {4, 1, "p0_4"}, {5, 2, "p0_5"}};
+  m.ranks_per_host = {3, 3};
+  m.procs = {{13, 3, 0, "p0_3"}, {14, 4, 1, "p0_4"}, {15, 5, 2, "p0_5"}};
   m.command = {"/bin/sh", "-c", "echo $MESHRUN_RANK", ""};
   m.env = {"A=1", "B=two words"};
   m.cwd = "/tmp/work";
@@ -108,27 +109,68 @@ template <>
 ProcStatus sample() {
   return {4, ProcState::failed, 99999, true, -9, true, 3, "exec failed: No such file", {"a=b"}};
 }
+MeshRef sample_ref() {
+  MeshRef r;
+  r.mesh = 3;
+  r.name = "a0";
+  r.proc_base = 12;
+  r.per_host = 3;
+  r.dims = {"hosts", "procs"};
+  r.sizes = {2, 3};
+  r.region = {{0, 2}, {1, 3}};
+  r.view = {{1, 2}, {1, 3}};
+  return r;
+}
+PortRef sample_port() {
+  return {{kLauncherHost, 7, 2, 1}, 0x0123456789abcdefull, 4, ReducerKind::sum};
+}
 template <>
 SpawnActors sample() {
-  return {"a0", "/usr/lib/meshrun/libmeshrun_testactors.so", "TestActor", "greeting = \"hi\"\n", 6};
+  return {sample_ref(), "p0", "/usr/lib/meshrun/libmeshrun_testactors.so", "TestActor",
+          "greeting = \"hi\"\n"};
+}
+template <>
+StopActors sample() {
+  return {3};
 }
 template <>
 ActorStatus sample() {
-  return {"a0", 4, true, true, "p0[4].a0[0]", "requested failure"};
+  return {14, 3, 4, ActorState::failed, "p0[4].a0[0]", "requested failure"};
 }
 template <>
-Cast sample() {
-  Cast m;
-  m.mesh = "a0";
-  m.slice = {{"hosts", 2, 1, 2}, {"procs", 3, 0, 2}};
-  m.port = 0x0123456789abcdefull;
+ActorCast sample() {
+  ActorCast m;
+  m.from = {1, 14, 3, 2};
+  m.local_only = 1;
+  m.timeout_ms = 5000;
+  m.port = sample_port();
+  m.target = sample_ref();
   m.message = "Echo";
   m.payload = std::string("bin\0ary", 7);
   return m;
 }
 template <>
-Reply sample() {
-  return {0xfedcba9876543210ull, 17, "p0[17].a0[0]"};
+PortReply sample() {
+  PortReply m;
+  m.from = {1, kNoProc, 0, 0};
+  m.port = sample_port();
+  m.kind = ReplyKind::partial;
+  m.ranks = {{0, 2}, {5, 6}};
+  m.failures = {{3, "proc exited"}};
+  m.value = "p0[17].a0[0]";
+  return m;
+}
+template <>
+Undeliverable sample() {
+  return {{0, 14, 3, 2}, "a0[5]", "Ping", "host 1 is lost"};
+}
+template <>
+HostDirectory sample() {
+  return {{"unix:/tmp/j/agent-0.sock", "tcp:10.0.0.2:4242"}};
+}
+template <>
+PeerHello sample() {
+  return {6};
 }
 template <>
 Output sample() {
@@ -136,7 +178,7 @@ Output sample() {
 }
 template <>
 StopProcs sample() {
-  return {123, false};
+  return {123, false, "p1"};
 }
 template <>
 HostStopped sample() {
@@ -279,9 +321,11 @@ TEST_CASE("an unknown message type is an error", "[codec]") {
 }
 
 TEST_CASE("a bool other than 0 or 1 is an error", "[codec]") {
-  std::string bytes = encode(StopProcs{100, true});
-  REQUIRE(bytes.back() == '\1');
-  bytes.back() = '\2';
+  std::string bytes = encode(StopProcs{100, true, ""});
+  // type, grace_ms, then exit_after, then the empty mesh name's length
+  const size_t at = 2 + 4;
+  REQUIRE(bytes[at] == '\1');
+  bytes[at] = '\2';
   REQUIRE_FALSE(decode(bytes).ok());
 }
 
