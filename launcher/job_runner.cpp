@@ -420,7 +420,7 @@ class Job {
       if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->size());
       const bool done = co_await plane_.procs().wait_all_exited(deadline);
       if (!done) {
-        log::error("timed out after " + format_seconds(spec_.timeout) +
+        log::error("timed out after " + format_duration(spec_.timeout) +
                    "; ranks still running: " + number_ranges(plane_.procs().running_ranks()));
         plane_.fail({"timeout", kExitTimeout});
         timed_out_ = true;
@@ -473,7 +473,7 @@ class Job {
       std::string waiting;
       for (const auto& c : controller.calls_in_flight())
         waiting += (waiting.empty() ? "" : "; ") + c;
-      log::error("timed out after " + format_seconds(spec_.timeout) +
+      log::error("timed out after " + format_duration(spec_.timeout) +
                  (waiting.empty() ? "; the controller had not ended the job"
                                   : "; still waiting for: " + waiting));
       co_return kExitTimeout;
@@ -486,12 +486,6 @@ class Job {
         log::error(controller.exit_reason());
     }
     co_return status;
-  }
-
-  static std::string format_seconds(Millis d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(d.count()) / 1000.0);
-    return buf;
   }
 
   // Command mode's end: let failures that come together all arrive, end
