@@ -346,12 +346,15 @@ class Job {
   // stops itself so the shell gets the terminal back. `fg` continues
   // meshrun, and its SIGCONT is forwarded to the ranks.
   void suspend() {
+    if (suspending_) return;  // Ctrl-Z twice: stop once
+    suspending_ = true;
     asio::co_spawn(
         io_,
         [this]() -> asio::awaitable<void> {
           co_await plane_.drain(0, std::chrono::seconds(1));
           progress_.clear();
           stop_self();
+          suspending_ = false;
           // Hosts kept talking while we were stopped; their words are
           // waiting to be read, not missing.
           plane_.host_set().excuse_silence();
@@ -577,6 +580,7 @@ class Job {
   std::shared_ptr<StdinReader> stdin_;
   bool timed_out_ = false;
   bool interrupted_ = false;
+  bool suspending_ = false;  // between Ctrl-Z and meshrun stopping itself
   int interrupt_signal_ = 0;
   ProgressLine progress_;  // on the terminal until the job runs
 };
