@@ -378,12 +378,15 @@ class Job {
   // stops itself so the shell gets the terminal back. `fg` continues
   // meshrun, and its SIGCONT is forwarded to the ranks.
   void suspend() {
+    if (suspending_) return;  // Ctrl-Z twice: stop once
+    suspending_ = true;
     asio::co_spawn(
         io_,
         [this]() -> asio::awaitable<void> {
           co_await plane_.drain(0, std::chrono::seconds(1));
           progress_.clear();
           stop_self();
+          suspending_ = false;
           // Hosts kept talking while we were stopped; their words are
           // waiting to be read, not missing.
           plane_.host_set().excuse_silence();
@@ -453,7 +456,7 @@ class Job {
       if (spec_.output.stdin_mode != StdinMode::none) start_stdin(procs->size());
       const bool done = co_await plane_.procs().wait_all_exited(deadline);
       if (!done) {
-        log::error("timed out after " + format_seconds(spec_.timeout) +
+        log::error("timed out after " + format_duration(spec_.timeout) +
                    "; ranks still running: " + number_ranges(plane_.procs().running_ranks()));
         plane_.fail({"timeout", kExitTimeout});
         timed_out_ = true;
@@ -506,7 +509,7 @@ class Job {
       std::string waiting;
       for (const auto& c : controller.calls_in_flight())
         waiting += (waiting.empty() ? "" : "; ") + c;
-      log::error("timed out after " + format_seconds(spec_.timeout) +
+      log::error("timed out after " + format_duration(spec_.timeout) +
                  (waiting.empty() ? "; the controller had not ended the job"
                                   : "; still waiting for: " + waiting));
       co_return kExitTimeout;
@@ -519,12 +522,6 @@ class Job {
         log::error(controller.exit_reason());
     }
     co_return status;
-  }
-
-  static std::string format_seconds(Millis d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(d.count()) / 1000.0);
-    return buf;
   }
 
   // Command mode's end: let failures that come together all arrive, end
@@ -616,6 +613,7 @@ class Job {
   std::shared_ptr<StdinReader> stdin_;
   bool timed_out_ = false;
   bool interrupted_ = false;
+  bool suspending_ = false;  // between Ctrl-Z and meshrun stopping itself
   int interrupt_signal_ = 0;
   ProgressLine progress_;  // on the terminal until the job runs
 };
