@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -93,7 +94,12 @@ TEST_CASE(
     for (int round = 0; round < 3; ++round)
       for (pid_t p : processes_with_marker(m.marker()))
         ::kill(p, SIGSTOP);
-    for (pid_t p : processes_with_marker(m.marker()))
+    // Children before parents (newer pids first): a parent killed first
+    // orphans its stopped children's process group, and the kernel then
+    // continues them (SIGHUP, SIGCONT), so they would clean up after all.
+    auto procs = processes_with_marker(m.marker());
+    std::sort(procs.begin(), procs.end(), std::greater<>());
+    for (pid_t p : procs)
       ::kill(p, SIGKILL);
     m.signal(SIGKILL);
     const auto out = m.finish().out;
