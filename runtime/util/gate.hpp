@@ -52,8 +52,14 @@ class Gate {
   // True when everyone left before `deadline`.
   asio::awaitable<bool> close(Clock::time_point deadline) {
     s_->closed = true;
-    auto s = s_;
-    co_return co_await s->left.wait_until([s] { return s->inside == 0; }, deadline);
+    // This frame keeps the state alive; the predicate holds a plain pointer.
+    // A lambda temporary holding the shared_ptr inside the co_await was
+    // destroyed twice by GCC 12 (a double release: heap corruption at exit).
+    const std::shared_ptr<State> s = s_;
+    State* state = s.get();
+    const bool all_left =
+        co_await state->left.wait_until([state] { return state->inside == 0; }, deadline);
+    co_return all_left;
   }
 
  private:
