@@ -44,7 +44,9 @@ std::string BuiltinController::verdict(const CastSpec& cast, const ActorMesh& me
                                        const CallResult& r) const {
   if (!r.failures.empty()) {
     const auto& f = r.failures.front();
-    return "rank " + std::to_string(f.rank) + " failed: " + f.cause +
+    const MeshRef& ref = mesh.ref;
+    return "rank " + std::to_string(f.rank) + " (host " +
+           std::to_string(ref.host_of(ref.proc_rank(f.rank))) + ") failed: " + f.cause +
            (r.failures.size() > 1 ? " (and " + std::to_string(r.failures.size() - 1) + " more)"
                                   : "");
   }
@@ -91,13 +93,12 @@ asio::awaitable<int> BuiltinController::run_casts(Clock::time_point deadline) {
       const bool job_deadline = deadline - Clock::now() < cast.timeout;
       options.timeout = std::min(cast.timeout, left(deadline));
       CallResult r = co_await plane_.call(*target, cast.message, cast.payload, options);
-      if (plane_.failure()) co_return plane_.failure()->status;
       const bool last = i + 1 == std::max(1u, cast.repeat);
       std::string wrong = verdict(cast, mesh, r);
-      if (last || !wrong.empty()) {
-        CallRecord rec = plane_.controller().last_record();
-        report_.cast(rec);
-      }
+      // Shown even when the job failed meanwhile: what did answer is kept.
+      if (last || !wrong.empty() || plane_.failure())
+        report_.cast(plane_.controller().last_record());
+      if (plane_.failure()) co_return plane_.failure()->status;
       if (job_deadline && r.timed_out()) {
         log::error("timed out after " + duration_text(spec_.timeout) + " waiting for " +
                    cast.message + " to " + target->to_string() + " (no reply from rank(s) " +
