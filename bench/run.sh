@@ -183,6 +183,63 @@ mb m1unix --hosts 1 --procs 1 --casts 100 --oneway 0 --oneway-mib 0
 mb m1tcp --hosts 1 --procs 1 --casts 100 --tcp --oneway 0 --oneway-mib 0
 mb m1tls --hosts 1 --procs 1 --casts 100 --tls --oneway 0 --oneway-mib 0
 
+# Actor to actor, measured inside the actors (bench/benchactors.cpp): two
+# hosts x two procs; rank 0 talks to rank 1 (one host agent between) and to
+# rank 2 (two host agents between). Medians of 3 runs.
+cat >"$TMP/a2a.toml" <<EOF
+[hosts]
+launcher = "local"
+count = 2
+[procs]
+name = "p0"
+extent = { procs = 2 }
+[controller]
+plugin = "$B/lib/meshrun/libmeshrun_benchactors.so"
+type = "BenchMain"
+[controller.params]
+round_trips = 5000
+messages = 200000
+EOF
+log "actor to actor x3"
+for _ in 1 2 3; do "$MESHRUN" "$TMP/a2a.toml" 2>>"$TMP/a2a.err" | grep '^a2a_'; done >"$TMP/a2a.out"
+if [ -s "$TMP/a2a.out" ]; then
+  python3 - "$TMP/a2a.out" >>"$RAW" <<'EOF2'
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    vals.setdefault(k, []).append(float(v))
+for k, v in vals.items():
+    print(k, statistics.median(v), max(v) - min(v))
+EOF2
+else
+  na a2a_all "$(tail -1 "$TMP/a2a.err" | cut -c1-80)"
+fi
+
+# The ring example over 64 actors (4 hosts x 16 procs): laps per second.
+cat >"$TMP/ring64.toml" <<EOF
+[hosts]
+launcher = "local"
+count = 4
+[procs]
+name = "p0"
+extent = { procs = 16 }
+[controller]
+plugin = "$B/lib/meshrun/libmeshrun_ring.so"
+type = "RingMain"
+[controller.params]
+laps = 200
+EOF
+log "ring of 64 x3"
+for _ in 1 2 3; do "$MESHRUN" "$TMP/ring64.toml" 2>>"$TMP/ring.err"; done |
+  sed -n 's|^ring: .* \([0-9.]*\) laps/s, .*|ring64_laps_per_s \1|p' >"$TMP/ring.out"
+if [ -s "$TMP/ring.out" ]; then
+  python3 -c 'import statistics,sys; v=[float(l.split()[1]) for l in open(sys.argv[1])]; print("ring64_laps_per_s", statistics.median(v), max(v)-min(v))' \
+    "$TMP/ring.out" >>"$RAW"
+else
+  na ring64_laps_per_s "$(tail -1 "$TMP/ring.err" | cut -c1-80)"
+fi
+
 # The same small job with and without a crowd of 100 bogus connections at
 # every socket (launcher and agents), alternating, medians of 5 each.
 log "mesh_bench with and without a crowd x5"
@@ -290,6 +347,26 @@ for n, pre, goal in ((64, "m64", "p50 < 0.5 ms"), (256, "m256", "p50 < 1.5 ms"))
         "%s (%s)" % (fmt(pre + "_cast_p50_us", "us", False, 0), fmt(pre + "_cast_p99_us", "us", False, 0)),
         "unicast Echo 64 B in the same mesh, p50", fmt(pre + "_unicast_p50_us", "us", False),
         ratio(pre + "_cast_p50_us", pre + "_unicast_p50_us"), goal)
+row("call Echo to 256 actors (16 hosts x 16 procs) with reduce = sum: p50 (p99)",
+    "%s (%s)" % (fmt("m256_reduced_cast_p50_us", "us", False, 0), fmt("m256_reduced_cast_p99_us", "us", False, 0)),
+    "the same size of call without a reducer (256 replies), p50", fmt("m256_cast_p50_us", "us", False, 0),
+    ratio("m256_reduced_cast_p50_us", "m256_cast_p50_us"), "p50 < 1 ms (Monarch: 2.2 ms for 512)")
+for where, what in (("local", "two procs of one host (one host agent between)"),
+                    ("remote", "procs of two hosts (two host agents between)")):
+    row("actor-to-actor round trip 64 B, %s: p50 (p99)" % what,
+        "%s (%s)" % (fmt("a2a_rtt_%s_p50_us" % where, "us", False), fmt("a2a_rtt_%s_p99_us" % where, "us", False)),
+        "blocking C ping-pong 64 B, unix socket", fmt("raw_unix_rtt_us", "us"),
+        ratio("a2a_rtt_%s_p50_us" % where, "raw_unix_rtt_us"), "≤ 1.5x raw")
+    v = get("a2a_oneway_%s_msgs_per_s" % where)
+    row("one-way actor-to-actor 64 B, %s" % what,
+        "n/a (%s)" % v[1] if v[0] == "NA" else "%.0f msg/s" % v[0],
+        "raw unix socket, one `write()` per 64 B message", fmt("raw_unix_write64_msgs_per_s", "msg/s", False, 0),
+        ratio("a2a_oneway_%s_msgs_per_s" % where, "raw_unix_write64_msgs_per_s"),
+        "≥ 1 M msg/s (Monarch: 51k)")
+v = get("ring64_laps_per_s")
+row("ring example: a token passed actor to actor around 64 actors (4 hosts x 16 procs)",
+    "n/a (%s)" % v[1] if v[0] == "NA" else "%.0f laps/s (%.0f hops/s)" % (v[0], v[0] * 64),
+    "-", "-", "-", "reported")
 for t in ("unix", "tcp"):
     row("actor round trip Echo 64 B, launcher↔agent over %s: p50 (p99)" % t,
         "%s (%s)" % (fmt("m1%s_unicast_p50_us" % t, "us", False), fmt("m1%s_unicast_p99_us" % t, "us", False)),
