@@ -32,7 +32,9 @@ for f in bin/meshrun bin/meshrun-agent lib/meshrun/libmeshrun_testactors.so \
   share/man/man1/meshrun.1 share/man/man1/meshrun-agent.1 share/man/man5/meshrun.toml.5 \
   share/bash-completion/completions/meshrun share/zsh/site-functions/_meshrun \
   share/fish/vendor_completions.d/meshrun.fish \
-  share/meshrun/configs/local.toml share/meshrun/examples/plugin/CMakeLists.txt; do
+  share/meshrun/configs/local.toml share/meshrun/examples/plugin/CMakeLists.txt \
+  share/meshrun/configs/ring.toml share/meshrun/examples/ring/ring.cpp \
+  lib/cmake/meshrun/MeshrunPlugin.cmake; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
 [ -x "$P/bin/meshrun" ] && [ -x "$P/bin/meshrun-agent" ] || fail "binaries not executable"
@@ -71,4 +73,21 @@ rm -rf build
 "$P/bin/meshrun" hello.toml >"$tmp/run2.out" 2>&1 ||
   { cat "$tmp/run2.out" >&2; fail "meshrun hello.toml with the installed plugin"; }
 grep -qF "$expect" "$tmp/run2.out" || { cat "$tmp/run2.out" >&2; fail "reply not seen: $expect"; }
+# A controller and actors that call each other (ABI 1.1), built the same way
+# out of the tree: the installed ring example, run by its installed config.
+cp -r "$P/share/meshrun/examples/ring" "$tmp/ring"
+cd "$tmp/ring"
+run "$tmp/ring-configure.log" "$cmake" -S . -B build -G "$generator" \
+  -DCMAKE_PREFIX_PATH="$P" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF \
+  "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Wpedantic -Wshadow -Werror"
+run "$tmp/ring-build.log" "$cmake" --build build -j2
+[ -f build/libmeshrun_ring.so ] || fail "no build/libmeshrun_ring.so"
+sed 's/^laps = .*/laps = 20/' "$P/share/meshrun/configs/ring.toml" >ring.toml
+# Only the plugin just built may answer to "ring".
+rm -f "$P/lib/meshrun/libmeshrun_ring.so"
+MESHRUN_PLUGIN_PATH=build "$P/bin/meshrun" ring.toml >"$tmp/ring.out" 2>&1 ||
+  { cat "$tmp/ring.out" >&2; fail "meshrun ring.toml with the out-of-tree ring plugin"; }
+grep -q "every actor saw the token 21 times, in order" "$tmp/ring.out" ||
+  { cat "$tmp/ring.out" >&2; fail "the ring did not go round"; }
 echo "install test: ok"
