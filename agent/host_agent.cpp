@@ -206,8 +206,9 @@ asio::awaitable<bool> HostAgent::serve_upstream() {
 
 void HostAgent::route_cast(std::string frame, CastSource source) {
   auto head = peek_cast_head(frame);
-  auto target = peek_cast_target(frame);
-  if (!head || !target) {
+  auto parts = peek_cast_parts(frame);
+  const MeshRef* target = parts ? targets_.get(parts->target) : nullptr;
+  if (!head || !target || target->is_procs()) {
     log::warn("dropping a malformed actor message");
     return;
   }

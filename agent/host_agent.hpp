@@ -22,6 +22,7 @@
 #include "channel/listener.hpp"
 #include "channel/pending_handshakes.hpp"
 #include "channel/refusal_log.hpp"
+#include "mesh/ref_cache.hpp"
 #include "route/pending_calls.hpp"
 #include "route/router.hpp"
 #include "util/gate.hpp"
@@ -95,6 +96,7 @@ class HostAgent {
   PeerLinks peers_;
   PendingCalls calls_;
   std::map<uint32_t, MeshRef> meshes_;  // actor meshes with procs on this host, by id
+  RefCache targets_;                    // the targets of casts passing through
   std::vector<uint32_t> child_ranks_;   // sorted
   Millis grace_{5000};
   bool stopping_ = false;

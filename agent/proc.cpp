@@ -4,7 +4,9 @@
 
 #include "actor_host/actor_host.hpp"
 #include "channel/connection.hpp"
+#include "mesh/ref_cache.hpp"
 #include "util/log.hpp"
+#include "wire/actor_frames.hpp"
 
 namespace meshrun {
 
@@ -19,9 +21,23 @@ asio::awaitable<int> run_proc(asio::io_context& io, ProcConfig config) {
   ready.state = ProcState::running;
   ready.pid = static_cast<uint32_t>(::getpid());
   conn->send(ready);
+  RefCache targets;
   for (;;) {
     auto frame = co_await conn->read();
     if (!frame) co_return 1;  // the host is gone; so are we
+    // The common case, an actor message, is handed over from the frame
+    // itself: its target decoded once per mesh, its payload not copied.
+    if (auto type = peek_type(*frame); type && *type == MsgType::actor_cast) {
+      auto head = peek_cast_head(*frame);
+      auto parts = peek_cast_parts(*frame);
+      const MeshRef* target = parts ? targets.get(parts->target) : nullptr;
+      if (!head || !target) {
+        log::error("a malformed actor message from the host agent");
+        co_return 1;
+      }
+      actors.deliver_cast(*head, *target, parts->message, parts->payload);
+      continue;
+    }
     auto msg = decode(*frame);
     if (!msg) {
       log::error("bad message from the host agent: " + msg.error().message);

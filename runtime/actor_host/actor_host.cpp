@@ -24,7 +24,8 @@ ActorHost::~ActorHost() {
 
 bool ActorHost::deliver(const Message& msg) {
   if (const auto* cast = std::get_if<ActorCast>(&msg)) {
-    deliver_cast(*cast);
+    const CastHead head{cast->from, cast->local_only != 0, cast->timeout_ms, cast->port};
+    deliver_cast(head, cast->target, cast->message, cast->payload);
   } else if (const auto* reply = std::get_if<PortReply>(&msg)) {
     deliver_reply(*reply);
   } else if (const auto* u = std::get_if<Undeliverable>(&msg)) {
@@ -147,19 +148,19 @@ void ActorHost::check(const Key& key) {
                  failed.error().message);
 }
 
-void ActorHost::deliver_cast(const ActorCast& cast) {
-  const uint64_t proc_rank = static_cast<uint64_t>(self_.proc) - cast.target.proc_base;
-  const bool mine =
-      self_.proc >= cast.target.proc_base && cast.target.contains_proc_rank(proc_rank);
-  const uint32_t rank = mine ? cast.target.actor_rank(proc_rank) : 0;
-  auto it = mine ? actors_.find({cast.target.mesh, rank}) : actors_.end();
+void ActorHost::deliver_cast(const CastHead& cast, const MeshRef& target, std::string_view message,
+                             std::string_view payload) {
+  const uint64_t proc_rank = static_cast<uint64_t>(self_.proc) - target.proc_base;
+  const bool mine = self_.proc >= target.proc_base && target.contains_proc_rank(proc_rank);
+  const uint32_t rank = mine ? target.actor_rank(proc_rank) : 0;
+  auto it = mine ? actors_.find({target.mesh, rank}) : actors_.end();
   PortRef port = cast.port;
   if (port.valid() && port.slot == kAnySlot) port.slot = rank;
   if (it == actors_.end()) {
     const std::string cause =
-        mine ? "no actor of mesh " + cast.target.name + " in proc " + std::to_string(self_.proc) +
+        mine ? "no actor of mesh " + target.name + " in proc " + std::to_string(self_.proc) +
                    " (stopped, or never spawned)"
-             : "proc " + std::to_string(self_.proc) + " is not in " + cast.target.to_string();
+             : "proc " + std::to_string(self_.proc) + " is not in " + target.to_string();
     if (port.valid()) {
       PortReply r;
       r.port = port;
@@ -169,8 +170,8 @@ void ActorHost::deliver_cast(const ActorCast& cast) {
     } else {
       Undeliverable u;
       u.to = cast.from;
-      u.target = cast.target.name + "[" + std::to_string(rank) + "]";
-      u.message = cast.message;
+      u.target = target.name + "[" + std::to_string(rank) + "]";
+      u.message = std::string(message);
       u.cause = cause;
       emit(nullptr, cast.from, encode(u));
     }
@@ -178,7 +179,7 @@ void ActorHost::deliver_cast(const ActorCast& cast) {
   }
   ActorInstance& actor = *it->second.instance;
   bool replied = false;
-  const Endpoint replier{self_.host, self_.proc, cast.target.mesh, rank};
+  const Endpoint replier{self_.host, self_.proc, target.mesh, rank};
   auto reply = [&](std::span<const uint8_t> bytes) {
     if (!port.valid() || closed_) return;  // a one-way message: nobody listens
     PortReply r;
@@ -188,11 +189,10 @@ void ActorHost::deliver_cast(const ActorCast& cast) {
     emit(nullptr, port.owner, encode(r));
     replied = true;
   };
-  auto status =
-      actor.handle(cast.message,
-                   std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(cast.payload.data()),
-                                            cast.payload.size()),
-                   reply, port.valid() ? &port : nullptr);
+  auto status = actor.handle(
+      message,
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()),
+      reply, port.valid() ? &port : nullptr);
   if (!status) {
     // The caller hears of it on its port; the launcher, as supervision.
     if (port.valid() && !replied) {
@@ -203,7 +203,7 @@ void ActorHost::deliver_cast(const ActorCast& cast) {
       r.value = status.error().message;
       emit(nullptr, port.owner, encode(r));
     }
-    actor_failed(cast.target.mesh, rank, actor.context().actor_id, status.error().message);
+    actor_failed(target.mesh, rank, actor.context().actor_id, status.error().message);
   }
 }
 
@@ -223,24 +223,31 @@ void ActorHost::deliver_undeliverable(const Undeliverable& u) {
 }
 
 Status ActorHost::send(const Caller& from, const MeshRef& to, std::string_view message,
-                       std::string_view payload, const PortRef* port) {
+                       std::string_view payload, const PortRef* port, std::string_view fields) {
   if (closed_) return make_error(Errc::closed, "the job is ending");
   if (to.is_procs() || !to.valid())
     return make_error(Errc::invalid_argument, "not a reference to actors: " + to.to_string());
   if (message.empty()) return make_error(Errc::invalid_argument, "a message needs a name");
-  ActorCast cast;
-  cast.from = {self_.host, self_.proc, from.mesh, from.rank};
-  if (port) cast.port = *port;
-  cast.target = to;
-  cast.message = std::string(message);
-  cast.payload = std::string(payload);
-  if (port && port->owner.host == self_.host && port->owner.proc == self_.proc &&
-      ports_.is_open(port->id) && port->slot == kAnySlot) {
-    calls_[port->id] = CallInfo{to, cast.message, port->reducer, std::chrono::steady_clock::now()};
-    cast.timeout_ms = static_cast<uint32_t>(std::min<int64_t>(
-        ports_.remaining(port->id).count(), std::numeric_limits<uint32_t>::max()));
+  std::string encoded;
+  if (fields.empty()) {
+    encoded = encode_ref(to);
+    fields = ref_fields(encoded);
   }
-  emit(&cast.target, Endpoint{}, encode(cast));
+  PortRef reply_to;
+  uint32_t timeout_ms = 0;
+  if (port) {
+    reply_to = *port;
+    if (port->owner.host == self_.host && port->owner.proc == self_.proc &&
+        ports_.is_open(port->id) && port->slot == kAnySlot) {
+      calls_[port->id] =
+          CallInfo{to, std::string(message), port->reducer, std::chrono::steady_clock::now()};
+      timeout_ms = static_cast<uint32_t>(std::min<int64_t>(ports_.remaining(port->id).count(),
+                                                           std::numeric_limits<uint32_t>::max()));
+    }
+  }
+  emit(&to, Endpoint{},
+       encode_cast({self_.host, self_.proc, from.mesh, from.rank}, timeout_ms, reply_to, fields,
+                   message, payload));
   return {};
 }
 

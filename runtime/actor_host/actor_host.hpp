@@ -17,6 +17,7 @@
 #include "plugin/actor_services.hpp"
 #include "plugin/plugin_library.hpp"
 #include "route/port_table.hpp"
+#include "wire/actor_frames.hpp"
 #include "wire/messages.hpp"
 
 namespace meshrun {
@@ -43,7 +44,10 @@ class ActorHost : public ActorServices {
 
   // ActorServices (an actor's calls).
   Status send(const Caller& from, const MeshRef& to, std::string_view message,
-              std::string_view payload, const PortRef* port) override;
+              std::string_view payload, const PortRef* port, std::string_view fields = {}) override;
+  // An ActorCast for this process, its parts still in the frame.
+  void deliver_cast(const CastHead& head, const MeshRef& target, std::string_view message,
+                    std::string_view payload);
   Result<PortRef> open_port(const Caller& from, const MeshRef& to, ReducerKind reducer,
                             Millis timeout, uint64_t cookie) override;
   Status port_reply(const Caller& from, const PortRef& port, std::string_view data,
@@ -89,7 +93,6 @@ class ActorHost : public ActorServices {
     MeshRef mesh;
   };
   using Key = std::pair<uint32_t, uint32_t>;  // mesh id, actor rank
-  void deliver_cast(const ActorCast& cast);
   void deliver_reply(const PortReply& reply);
   void deliver_undeliverable(const Undeliverable& u);
   Result<std::shared_ptr<PluginLibrary>> library(const std::string& path);

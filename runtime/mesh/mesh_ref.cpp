@@ -204,6 +204,22 @@ Result<MeshRef> decode_ref(std::string_view bytes) {
   return ref;
 }
 
+std::string_view ref_fields(std::string_view bytes) {
+  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != kRefTag ||
+      static_cast<uint8_t>(bytes[1]) != kValueVersion)
+    return {};
+  return bytes.substr(2);
+}
+
+Result<MeshRef> decode_ref_fields(std::string_view fields) {
+  Reader r(fields);
+  MeshRef ref;
+  r.get(ref);
+  if (!r.ok() || !r.at_end() || !ref.valid())
+    return make_error(Errc::invalid_argument, "not a meshrun mesh reference");
+  return ref;
+}
+
 std::string encode_port(const PortRef& port) {
   return encode_value(kPortTag, port);
 }

@@ -123,6 +123,10 @@ inline constexpr size_t kPortRefBytes = kEndpointBytes + 8 + 4 + 1;
 // Values as opaque bytes for plugins: encode, and decode with checks.
 std::string encode_ref(const MeshRef& ref);
 Result<MeshRef> decode_ref(std::string_view bytes);
+// A reference's fields without its tag: the bytes an ActorCast carries as its
+// target. Empty when `bytes` is not a reference of this version.
+std::string_view ref_fields(std::string_view bytes);
+Result<MeshRef> decode_ref_fields(std::string_view fields);
 std::string encode_port(const PortRef& port);
 Result<PortRef> decode_port(std::string_view bytes);
 

@@ -13,6 +13,7 @@
 
 #include "mesh/extent.hpp"
 #include "mesh/mesh_ref.hpp"
+#include "mesh/ref_cache.hpp"
 #include "util/result.hpp"
 
 namespace meshrun {
@@ -28,8 +29,18 @@ class ActorServices {
 
   virtual ~ActorServices() = default;
 
+  // A plugin's reference, decoded once per distinct reference (a process
+  // sends to few). Valid until the next call; null when `bytes` is none.
+  const MeshRef* resolve(std::string_view bytes) {
+    const auto fields = ref_fields(bytes);
+    return fields.empty() ? nullptr : refs_.get(fields);
+  }
+
+  // `fields`: the reference's encoded fields when the caller has them (a
+  // plugin's bytes), so the message is framed without encoding them again.
   virtual Status send(const Caller& from, const MeshRef& to, std::string_view message,
-                      std::string_view payload, const PortRef* port) = 0;
+                      std::string_view payload, const PortRef* port,
+                      std::string_view fields = {}) = 0;
   virtual Result<PortRef> open_port(const Caller& from, const MeshRef& to, ReducerKind reducer,
                                     Millis timeout, uint64_t cookie) = 0;
   virtual Status port_reply(const Caller& from, const PortRef& port, std::string_view data,
@@ -47,6 +58,9 @@ class ActorServices {
   virtual void exit_job(const Caller&, int status, std::string why);
   virtual void print(const Caller&, std::string_view text);
   virtual bool is_controller_host() const { return false; }
+
+ private:
+  RefCache refs_;
 };
 
 }  // namespace meshrun

@@ -277,16 +277,19 @@ int host_send(const meshrun_actor_ctx* ctx, const uint8_t* ref, size_t ref_len, 
   try {
     auto* services = services_of(ctx);
     if (services == nullptr) return MESHRUN_ERROR;
-    auto to = decode_ref(bytes_of(ref, ref_len));
-    if (!to) return code_of(to.error(), ctx, "send");
+    const std::string_view ref_bytes = bytes_of(ref, ref_len);
+    const MeshRef* to = services->resolve(ref_bytes);
+    if (to == nullptr)
+      return code_of(make_error(Errc::invalid_argument, "not a reference"), ctx, "send");
     std::optional<PortRef> p;
     if (port != nullptr && port_len > 0) {
       auto decoded = decode_port(bytes_of(port, port_len));
       if (!decoded) return code_of(decoded.error(), ctx, "send");
       p = *decoded;
     }
-    auto ok = services->send(caller_of(ctx), *to, text_of(message, message_len),
-                             bytes_of(payload, payload_len), p ? &*p : nullptr);
+    auto ok =
+        services->send(caller_of(ctx), *to, text_of(message, message_len),
+                       bytes_of(payload, payload_len), p ? &*p : nullptr, ref_fields(ref_bytes));
     return ok ? MESHRUN_OK : code_of(ok.error(), ctx, "send");
   } catch (...) {
     return MESHRUN_ERROR;
@@ -298,8 +301,9 @@ int host_open_port(const meshrun_actor_ctx* ctx, const uint8_t* ref, size_t ref_
   try {
     auto* services = services_of(ctx);
     if (services == nullptr) return MESHRUN_ERROR;
-    auto to = decode_ref(bytes_of(ref, ref_len));
-    if (!to) return code_of(to.error(), ctx, "open_port");
+    const MeshRef* to = services->resolve(bytes_of(ref, ref_len));
+    if (to == nullptr)
+      return code_of(make_error(Errc::invalid_argument, "not a reference"), ctx, "open_port");
     if (reducer < MESHRUN_REDUCE_NONE || reducer > MESHRUN_REDUCE_ALL_EQUAL) return MESHRUN_ERROR;
     auto port = services->open_port(caller_of(ctx), *to, static_cast<ReducerKind>(reducer),
                                     Millis(timeout_ms == 0 ? 30000 : timeout_ms), cookie);
@@ -666,14 +670,14 @@ ActorInstance::~ActorInstance() {
 Status ActorInstance::handle(std::string_view message, std::span<const uint8_t> payload,
                              const ReplyFn& reply, const PortRef* reply_to) {
   const auto* t = static_cast<const meshrun_actor_type*>(type_);
-  const std::string msg(message);  // the C side wants a stable pointer
   meshrun_reply port;
   port.fn = &reply;
   port.port = reply_to;
   meshrun_error err;
-  const int rc =
-      t->handle(state_, msg.data(), msg.size(), payload.data(), payload.size(), &port, &err);
+  const int rc = t->handle(state_, message.data(), message.size(), payload.data(), payload.size(),
+                           &port, &err);
   if (rc == MESHRUN_OK) return {};
+  const std::string msg(message);
   if (rc == MESHRUN_UNKNOWN_MESSAGE) {
     std::string known;
     if (covers(t->struct_size,

@@ -26,8 +26,23 @@ struct ReplyHead {
   ReplyKind kind = ReplyKind::value;
 };
 
+// Where a cast's parts lie in its frame, found without copying any: the
+// target's fields (a reference without its tag), the message name, the
+// payload.
+struct CastParts {
+  std::string_view target;
+  std::string_view message;
+  std::string_view payload;
+};
+
 // `frame` is a whole encoded message (type id first).
 Result<CastHead> peek_cast_head(std::string_view frame);
+Result<CastParts> peek_cast_parts(std::string_view frame);
+// An ActorCast frame from its parts: `target` as peek_cast_parts gives it
+// (or ref_fields() of a reference), so a sender need not decode it.
+std::string encode_cast(const Endpoint& from, uint32_t timeout_ms, const PortRef& port,
+                        std::string_view target, std::string_view message,
+                        std::string_view payload);
 // The head and the target; the message and payload stay unread.
 Result<MeshRef> peek_cast_target(std::string_view frame);
 void patch_cast_from(std::string& frame, const Endpoint& from);

@@ -602,7 +602,10 @@ class ActorEnv {
   // (on_undeliverable), or fails.
   template <class M>
   void send(const Ref& to, const typename M::Payload& payload = {}) {
-    send_raw(to, M::name, Codec<typename M::Payload>::encode(payload), nullptr);
+    if constexpr (std::is_same_v<typename M::Payload, Bytes>)
+      send_raw(to, M::name, payload, nullptr);  // no copy to encode bytes as bytes
+    else
+      send_raw(to, M::name, Codec<typename M::Payload>::encode(payload), nullptr);
   }
   // Sends M to `to` with `port` as its answer port: whoever holds the port
   // (the caller of this actor) gets the answer, from the actor `to` names.

@@ -1,6 +1,7 @@
 // The heads host agents read and rewrite in place must agree with the codec.
 #include <catch2/catch.hpp>
 
+#include "mesh/ref_cache.hpp"
 #include "wire/actor_frames.hpp"
 
 using namespace meshrun;
@@ -40,6 +41,52 @@ TEST_CASE("a cast's head and target are read without its payload", "[actor_frame
   auto target = peek_cast_target(frame);
   REQUIRE(target.ok());
   CHECK(*target == c.target);
+}
+
+TEST_CASE("a cast built from its parts is the codec's frame, and its parts read back",
+          "[actor_frames]") {
+  ActorCast c;
+  c.from = {1, 3, 9, 2};
+  c.timeout_ms = 50;
+  c.port = {{kLauncherHost, kNoProc, 0, 0}, 7, 2, ReducerKind::sum};
+  c.target = ref();
+  c.message = "Put";
+  c.payload = "k=v";
+  const std::string frame = encode(c);
+  const std::string bytes = encode_ref(c.target);
+  CHECK(encode_cast(c.from, c.timeout_ms, c.port, ref_fields(bytes), c.message, c.payload) ==
+        frame);
+  auto parts = peek_cast_parts(frame);
+  REQUIRE(parts.ok());
+  CHECK(parts->target == ref_fields(bytes));
+  CHECK(parts->message == "Put");
+  CHECK(parts->payload == "k=v");
+  for (size_t cut = 1; cut < frame.size(); ++cut)
+    CHECK_FALSE(peek_cast_parts(std::string_view(frame).substr(0, cut)).ok());
+  CHECK(ref_fields("not a reference").empty());
+}
+
+TEST_CASE("the reference cache decodes once and keeps the most recent", "[actor_frames]") {
+  RefCache cache;
+  std::vector<std::string> fields;
+  for (uint32_t i = 0; i < 10; ++i) {
+    MeshRef r = ref();
+    r.mesh = 100 + i;
+    fields.emplace_back(ref_fields(encode_ref(r)));
+  }
+  for (uint32_t i = 0; i < 10; ++i) {
+    const MeshRef* got = cache.get(fields[i]);
+    REQUIRE(got != nullptr);
+    CHECK(got->mesh == 100 + i);
+  }
+  // The oldest were evicted; whatever is asked for is still decoded right.
+  for (uint32_t i : {0u, 9u, 1u, 8u}) {
+    const MeshRef* got = cache.get(fields[i]);
+    REQUIRE(got != nullptr);
+    CHECK(got->mesh == 100 + i);
+  }
+  CHECK(cache.get("junk") == nullptr);
+  CHECK(cache.get(fields[2].substr(0, fields[2].size() - 1)) == nullptr);
 }
 
 TEST_CASE("a cast rewritten in place decodes with the new sender and flag", "[actor_frames]") {
