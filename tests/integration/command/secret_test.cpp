@@ -14,15 +14,15 @@ namespace fs = std::filesystem;
 namespace {
 
 // What a rank of the same user can do to each meshrun process above it: read
-// its memory ("read NAME") or not ("denied NAME"). The control is a process
-// of the rank's own that it must be able to read.
+// its memory ("read NAME") or not ("denied NAME"). The control is the rank's
+// own shell, which it must be able to read (a child still in exec would race).
 const char* kProbe = R"SH(
 probe() {
   addr=$(head -c 12 /proc/$1/maps 2>/dev/null | cut -d- -f1)
   if [ -n "$addr" ] && dd if=/proc/$1/mem bs=16 count=1 skip=$((0x$addr / 16)) of=/dev/null 2>/dev/null
   then echo "read $2"; else echo "denied $2"; fi
 }
-sleep 30 & probe $! control; kill $!
+probe $$ control
 p=$PPID
 while [ "$p" -gt 1 ]; do
   name=$(cat /proc/$p/comm)
