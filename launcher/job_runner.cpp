@@ -59,9 +59,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kExitLaunchFailed = exit_status::kLaunchFailed;
 constexpr int kExitTimeout = exit_status::kTimeout;
-// After a rank fails, how long other ranks' failures may take to arrive and
-// still count: ranks that fail together then give the same status every run.
-constexpr Millis kSettleWindow{250};
 
 // MESHRUN_SERVE_PMIX for the agents, empty when they serve no PMIx: they
 // start the server as they start, before the ranks' spawn needs it, for a

@@ -120,6 +120,10 @@ void ActorHost::stop_all() {
   actors_.clear();
 }
 
+void ActorHost::refuse_calls() {
+  closed_ = true;
+}
+
 void ActorHost::close(const std::string& why) {
   closed_ = true;
   ports_.fail_all(why);
@@ -194,7 +198,9 @@ void ActorHost::deliver_cast(const CastHead& cast, const MeshRef& target, std::s
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()),
       reply, port.valid() ? &port : nullptr);
   if (!status) {
-    // The caller hears of it on its port; the launcher, as supervision.
+    // The launcher hears of it as supervision, then the caller on its port:
+    // in that order, so a launcher that gets the reply knows of the failure.
+    actor_failed(target.mesh, rank, actor.context().actor_id, status.error().message);
     if (port.valid() && !replied) {
       PortReply r;
       r.from = replier;
@@ -203,7 +209,6 @@ void ActorHost::deliver_cast(const CastHead& cast, const MeshRef& target, std::s
       r.value = status.error().message;
       emit(nullptr, port.owner, encode(r));
     }
-    actor_failed(target.mesh, rank, actor.context().actor_id, status.error().message);
   }
 }
 

@@ -36,6 +36,8 @@ class ActorHost : public ActorServices {
   void spawn(const SpawnActors& msg);
   void stop_mesh(uint32_t mesh);
   void stop_all();
+  // Takes no new calls or ports; those open stay open.
+  void refuse_calls();
   // Fails every open port (the job is ending).
   void close(const std::string& why);
   size_t actor_count() const { return actors_.size(); }

@@ -15,10 +15,19 @@ ControlPlane::ControlPlane(asio::io_context& io, const Secret& secret, Millis he
       procs_(io, hosts_, job_),
       pmi_(io, hosts_, job_),
       actors_(io, hosts_, procs_, job_),
-      controller_(std::make_unique<ControllerHost>(io, *this)) {
+      controller_(std::make_unique<ControllerHost>(io, *this)),
+      settle_(io) {
   job_.watch(controller_->exit_notifier());
-  // A failed job takes no more calls; those in flight end now.
-  job_.on_fail([this](const JobFailure& f) { controller_->close("the job failed: " + f.message); });
+  // A failed job takes no more calls. Those in flight get the settle window:
+  // the replies that came with the failure (the other ranks of the call an
+  // actor failed in) are kept, and what is still missing then fails.
+  job_.on_fail([this](const JobFailure& f) {
+    controller_->refuse_calls();
+    settle_.expires_after(kSettleWindow);
+    settle_.async_wait([this, why = "the job failed: " + f.message](asio::error_code ec) {
+      if (!ec) controller_->close(why);
+    });
+  });
   procs_.on_proc_exited = [this](const SupervisionEvent& ev) { supervise(ev); };
   actors_.on_actor_failed = [this](const SupervisionEvent& ev) { supervise(ev); };
 }
@@ -187,6 +196,7 @@ void ControlPlane::host_lost(uint32_t host, const std::string& why) {
 }
 
 asio::awaitable<void> ControlPlane::shutdown(Millis grace, Millis timeout) {
+  settle_.cancel();
   controller_->close("the job is ending");
   co_await hosts_.shutdown(grace, timeout);
 }

@@ -12,6 +12,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 #include <string>
@@ -116,6 +117,7 @@ class ControlPlane {
   PmiCoordinator pmi_;
   ActorMeshes actors_;
   std::unique_ptr<ControllerHost> controller_;
+  asio::steady_timer settle_;  // from the job's failure to failing the calls in flight
   std::string job_id_;
   CreateProcs proc_template_;
 };

@@ -3,6 +3,7 @@
 // so no wait outlives the job.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,6 +12,11 @@
 #include "util/notifier.hpp"
 
 namespace meshrun {
+
+// After a first failure, how long the news that came with it may take to
+// arrive and still count: ranks that fail together give the same status
+// every run, and replies already on their way are kept.
+inline constexpr std::chrono::milliseconds kSettleWindow{250};
 
 struct JobFailure {
   std::string message;  // one line: what failed, where
