@@ -85,12 +85,16 @@ HostAgent::~HostAgent() {
 }
 
 asio::awaitable<int> HostAgent::run() {
-  // A signal to the agent stops its procs the same way a lost launcher does.
+  // A signal to the agent (SLURM's time limit, scancel) stops its procs
+  // while the launcher still listens, so it hears how each ended; then the
+  // agent leaves as it does when the launcher is lost.
   asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
   signals.async_wait([this](asio::error_code ec, int sig) {
     if (ec) return;
-    log::warn(std::string("received ") + ::strsignal(sig) + "; stopping procs");
-    upstream_->close();
+    log::warn(std::string("received ") + ::strsignal(sig) + "; stopping " +
+              std::to_string(procs_.live()) + " procs");
+    signal_ = sig;
+    asio::co_spawn(io_, stop_for_signal(), asio::detached);
   });
   upstream_->send(HostReady{config_.host_rank});
   asio::co_spawn(io_, heartbeat(), asio::detached);
@@ -101,7 +105,8 @@ asio::awaitable<int> HostAgent::run() {
   if (listener_) listener_->close();
   co_await peers_.close();
   if (!stop_requested) {
-    log::warn("lost the launcher; stopping " + std::to_string(procs_.live()) + " procs");
+    if (signal_ == 0 || procs_.live() > 0)
+      log::warn("lost the launcher; stopping " + std::to_string(procs_.live()) + " procs");
     stopping_ = true;
     // Children notice their lost upstream and stop their own procs.
     for (auto& [rank, c] : children_)
@@ -115,6 +120,14 @@ asio::awaitable<int> HostAgent::run() {
   if (subtree_) co_await subtree_->reap(Millis(5000));
   co_await gate_.close(std::chrono::steady_clock::now() + Millis(2000));
   co_return 0;
+}
+
+asio::awaitable<void> HostAgent::stop_for_signal() {
+  auto hold = gate_.enter();
+  if (!hold) co_return;
+  stopping_ = true;  // no new peers or children meanwhile
+  co_await procs_.end_by_signal(signal_, std::min(grace_, Millis(2000)));
+  upstream_->close();
 }
 
 asio::awaitable<bool> HostAgent::serve_upstream() {

@@ -44,6 +44,7 @@ class HostAgent {
 
  private:
   asio::awaitable<bool> serve_upstream();  // true: stop requested
+  asio::awaitable<void> stop_for_signal();
   asio::awaitable<void> heartbeat();
   asio::awaitable<void> accept_peers();
   asio::awaitable<void> serve_peer(ConnectionPtr conn, uint32_t host);
@@ -100,6 +101,7 @@ class HostAgent {
   std::vector<uint32_t> child_ranks_;   // sorted
   Millis grace_{5000};
   bool stopping_ = false;
+  int signal_ = 0;                 // SIGTERM, SIGINT or SIGHUP from outside: stopping on our own
   bool launcher_stopped_ = false;  // by Ctrl-Z: its silence is expected
   std::unique_ptr<SshAllocator> subtree_;
   std::map<uint32_t, ChildHost> children_;  // by job-wide host rank

@@ -867,6 +867,18 @@ asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
               " broke the PMI protocol: " + end.error().message);
 }
 
+asio::awaitable<void> ProcManager::end_by_signal(int sig, Millis grace) {
+  drop_deferred();
+  for (const auto& [id, p] : procs_) {
+    if (!p->child || p->child->reaped()) continue;
+    p->child->signal_group(sig);
+    p->child->signal_group(SIGCONT);
+  }
+  co_await changed_.wait_until([this] { return live() == 0; },
+                               std::chrono::steady_clock::now() + grace);
+  co_await stop_all(grace);
+}
+
 asio::awaitable<void> ProcManager::stop_all(Millis grace) {
   drop_deferred();
   co_await stop_where([](const Proc&) { return true; }, grace);

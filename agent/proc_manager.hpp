@@ -69,6 +69,10 @@ class ProcManager {
   // Stop message, SIGTERM to each group after `grace`, SIGKILL after another
   // `grace`; returns when every proc is reaped.
   asio::awaitable<void> stop_all(Millis grace);
+  // The agent itself got `sig` from outside (a SLURM time limit, scancel,
+  // kill): every proc gets it too and ends of it, reported as its own
+  // failure, as srun's tasks do; what is left after `grace` is stopped.
+  asio::awaitable<void> end_by_signal(int sig, Millis grace);
   // The same for one proc mesh's procs only (a controller stopping it).
   asio::awaitable<void> stop_mesh(std::string mesh, Millis grace);
   size_t live() const;

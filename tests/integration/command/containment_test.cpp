@@ -181,6 +181,28 @@ TEST_CASE("SIGKILL of one host agent of a -N 2 -n 4 job: its ranks' children end
   s.check_nothing_left(r);
 }
 
+TEST_CASE("SIGTERM to one host agent (a SLURM time limit, scancel): its ranks end and are reported",
+          "[command][contain]") {
+  Setup s(tracking_mode());
+  CAPTURE(s.tracking);
+  Meshrun m({"-N", "2", "-n", "4", "-l", "--", "sh", "-c", escapees("wait")}, s.opt);
+  REQUIRE(m.wait_for_stdout("ready", 4));
+  require_escapees(m, 4);
+  const pid_t agent = agent_of_host(m.marker(), 1);
+  REQUIRE(agent > 0);
+  REQUIRE(::kill(agent, SIGTERM) == 0);
+  auto r = m.finish();
+  // The launcher hears how host 1's ranks ended before the agent leaves.
+  CHECK(r.status == 128 + SIGTERM);
+  CHECK_THAT(r.err, Catch::Contains("meshrun-agent[host 1]: warning: received Terminated; "
+                                    "stopping 2 procs"));
+  CHECK_THAT(r.err,
+             Catch::Contains("rank 2 (host 1, ") && Catch::Contains("failed: signal SIGTERM"));
+  CHECK_THAT(r.err, Catch::Contains("signal SIGTERM: ranks 2-3"));
+  CHECK_THAT(r.err, !Catch::Contains("was lost") && !Catch::Contains("lost the launcher"));
+  s.check_nothing_left(r);
+}
+
 TEST_CASE("a rank that SIGSTOPs its own host agent: the job fails and nothing is left",
           "[command][contain]") {
   Setup s(tracking_mode());
