@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -26,6 +27,19 @@ inline const std::string kSourceDir = MESHRUN_SOURCE_DIR;
 struct World {
   TempDir dir;
   JobGuard job;
+
+  World() = default;
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+  // Once the job's processes are gone (JobGuard checks that), none of its
+  // job directories or sockets is left in its TMPDIR either.
+  ~World() {
+    if (std::uncaught_exceptions() != 0 || !wait_no_job_processes(job.marker(), 3s)) return;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path(), ec))
+      if (e.path().filename().string().starts_with("meshrun-"))
+        FAIL_CHECK("the job left its job directory " << e.path().string());
+  }
 
   std::vector<std::string> env(std::vector<std::string> extra = {}) const {
     extra.push_back(job.env());

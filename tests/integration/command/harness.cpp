@@ -7,12 +7,15 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -21,9 +24,59 @@
 #include <random>
 #include <stdexcept>
 
+#include "process/cgroup.hpp"
+
 extern char** environ;
 
 namespace meshrun_test {
+
+// A run's own TMPDIR (where its launcher's job directory goes) and, where
+// this process may make one, its own cgroup (below which its agents make the
+// job's): what the job leaves there is its, whatever else runs beside it.
+class RunPlace {
+ public:
+  explicit RunPlace(const std::string& marker) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mrtest-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    tmpdir = tmpl;
+    if (auto own = meshrun::own_cgroup_dir()) {
+      const std::string dir = *own + "/mrtest-" + marker;
+      if (::mkdir(dir.c_str(), 0755) == 0) cgroup = dir;
+    }
+  }
+  ~RunPlace() {
+    std::error_code ec;
+    std::filesystem::remove_all(tmpdir, ec);
+    if (!cgroup.empty() && !meshrun::cgroup_kill_and_remove(cgroup, std::chrono::seconds(5)) &&
+        std::uncaught_exceptions() == 0)
+      FAIL_CHECK("cannot remove the test's cgroup " << cgroup);
+  }
+  RunPlace(const RunPlace&) = delete;
+  RunPlace& operator=(const RunPlace&) = delete;
+
+  // The program and arguments that start `argv` in the cgroup.
+  std::vector<std::string> wrap(std::vector<std::string> argv) const {
+    if (cgroup.empty()) return argv;
+    std::vector<std::string> out = {"/bin/sh", "-c", "echo $$ >\"$0/cgroup.procs\" && exec \"$@\"",
+                                    cgroup};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+  }
+  std::vector<std::string> leftovers() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(tmpdir, ec))
+      out.push_back("job directory " + e.path().string());
+    if (!cgroup.empty())
+      for (const auto& e : std::filesystem::directory_iterator(cgroup, ec))
+        if (e.is_directory(ec)) out.push_back("cgroup " + e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::string tmpdir, cgroup;
+};
+
 namespace {
 
 std::string new_marker() {
@@ -200,6 +253,13 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
     env.push_back(kv);
   }
   env.push_back("MESHRUN_TEST_MARKER=" + marker_);
+  const bool own_tmpdir =
+      std::any_of(options_.env.begin(), options_.env.end(),
+                  [](const std::string& kv) { return kv.starts_with("TMPDIR="); });
+  if (!own_tmpdir) {
+    place_ = std::make_unique<RunPlace>(marker_);
+    env.push_back("TMPDIR=" + place_->tmpdir);
+  }
   for (const auto& kv : options_.env)
     env.push_back(kv);
   std::vector<char*> envp, argv;
@@ -209,7 +269,8 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   std::string program = options_.program.empty() ? meshrun_path() : options_.program;
   std::vector<std::string> full = options_.wrapper;
   full.push_back(program);
-  if (!options_.wrapper.empty()) program = full.front();
+  if (place_) full = place_->wrap(std::move(full));
+  program = full.front();
   for (auto& a : full)
     argv.push_back(a.data());
   for (auto& a : args)
@@ -376,6 +437,16 @@ Result Meshrun::finish() {
   for (pid_t p : processes_with_marker(marker_)) {
     r.leftovers.push_back(describe_process(p));
     ::kill(p, SIGKILL);
+  }
+  if (place_) {
+    for (auto& l : place_->leftovers())
+      r.leftovers.push_back(std::move(l));
+  }
+  if (!r.leftovers.empty() && std::uncaught_exceptions() == 0) {
+    std::string what;
+    for (const auto& l : r.leftovers)
+      what += "\n  " + l;
+    FAIL_CHECK("the job left" << what);
   }
   return r;
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,10 @@ struct Result {
   bool timed_out = false;  // the harness killed meshrun at the deadline
   long max_rss_kb = 0;     // peak RSS of meshrun or any process it reaped
   double seconds = 0;
-  std::vector<std::string> leftovers;  // processes of the job still alive afterwards ("pid cmd")
+  // What the job left once meshrun was gone: its processes ("PID CMD"), and
+  // where the run has a place of its own, its job directories and cgroups.
+  // The harness fails the test on any.
+  std::vector<std::string> leftovers;
 };
 
 struct Options {
@@ -41,6 +45,8 @@ struct Options {
   std::string program;  // empty: the meshrun this build made
   Seconds deadline{60};
 };
+
+class RunPlace;
 
 class Meshrun {
  public:
@@ -79,6 +85,7 @@ class Meshrun {
   long max_rss_kb_ = 0;
   std::chrono::steady_clock::time_point start_, deadline_;
   std::string out_, err_;
+  std::unique_ptr<RunPlace> place_;  // unless the test chose TMPDIR
 };
 
 // One-shot: run meshrun with `args` and wait for it.
