@@ -91,13 +91,18 @@ rank_pids() {  # the ranks are `sleep 100`
   done
 }
 show() { echo "--- the pane:" >&2; pane | grep -v '^$' | tail -40 >&2; }
+# No process of the job, and none of its job directories (sockets) in the
+# shell's TMPDIR.
 nothing_left() {
-  local until=$((SECONDS + 10))
+  local until=$((SECONDS + 10)) dirs
   while ((SECONDS < until)); do
-    [ -z "$(job_pids)" ] && return 0
+    [ -z "$(job_pids)" ] && break
     sleep 0.05
   done
-  fail "left behind: $(for p in $(job_pids); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done)"
+  [ -z "$(job_pids)" ] ||
+    fail "left behind: $(for p in $(job_pids); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done)"
+  dirs=$(find "$tmp" -mindepth 1 -maxdepth 1 -name 'meshrun-*')
+  [ -z "$dirs" ] || fail "job directories left behind: $dirs"
 }
 
 wait_prompt 1 10 || { fail "the shell did not start"; show; exit 1; }
