@@ -280,8 +280,8 @@ TEST_CASE("quiet hides warnings but never a security warning", "[cli]") {
   CHECK_THAT(o.err, Catch::Contains("meshrun: warning: --no-tls: TCP between hosts is plain"));
   // An agent's warning (a rank that breaks the PMI protocol) shows without
   // -q and not with it: -q reaches the agents too.
-  const std::vector<std::string> bad_pmi = {"-N", "2", "-n", "2", "--", "sh", "-c",
-                                            "printf 'bogus\\n' >&$PMI_FD; sleep 0.3"};
+  const std::vector<std::string> bad_pmi = {
+      "-N", "2", "-n", "2", "--", "sh", "-c", "printf 'bogus\\n' >&$PMI_FD; sleep 0.3"};
   const auto loud = w.meshrun(bad_pmi);
   CHECK(loud.code == 0);
   CHECK_THAT(loud.err, Catch::Contains("warning: rank 0 broke the PMI protocol"));
@@ -389,21 +389,31 @@ TEST_CASE("uneven layouts run: -N 2 -n 5 is 3 and 2, -N 3 -n 8 is 3, 3, 2", "[cl
   REQUIRE(wait_no_job_processes(w.job.marker(), 5s));
 }
 
-TEST_CASE("bind-to core binds each rank to its core, as the dry run shows", "[cli][command]") {
+TEST_CASE("bind-to core and socket bind each rank to the CPUs the dry run shows",
+          "[cli][command]") {
   World w;
-  const auto o = w.meshrun({"--bind-to", "core", "-n", "2", "-l", "--", "sh", "-c",
-                            "grep Cpus_allowed_list /proc/self/status"});
-  INFO(describe(o));
-  CHECK(o.code == 0);
-  const auto d = w.meshrun({"--dry-run", "--bind-to", "core", "-n", "2", "--", "true"});
-  CHECK_THAT(d.out, Catch::Contains("binding: --bind-to core --map-by core"));
-  // Each rank's CPUs are those --dry-run names for it.
-  for (const auto& line : lines_of(o.out)) {
-    const auto rank = line.substr(1, line.find(']') - 1);
-    const auto cpus = line.substr(line.find('\t') + 1);
-    CHECK_THAT(d.out, Catch::Matches("(.|\n)*\n" + rank + " +local0 +" + rank +
-                                     " +core [0-9]+ \\(cpus " + cpus + "\\) (.|\n)*"));
+  for (const std::string unit : {"core", "socket"}) {
+    CAPTURE(unit);
+    const auto o = w.meshrun({"--bind-to", unit, "-n", "2", "-l", "--", "sh", "-c",
+                              "grep Cpus_allowed_list /proc/self/status"});
+    INFO(describe(o));
+    CHECK(o.code == 0);
+    const auto d = w.meshrun({"--dry-run", "--bind-to", unit, "-n", "2", "--", "true"});
+    CHECK_THAT(d.out, Catch::Contains("binding: --bind-to " + unit + " --map-by " + unit));
+    // Each rank's CPUs are those --dry-run names for it.
+    REQUIRE(lines_of(o.out).size() == 2);
+    for (const auto& line : lines_of(o.out)) {
+      const auto rank = line.substr(1, line.find(']') - 1);
+      const auto cpus = line.substr(line.find('\t') + 1);
+      CHECK_THAT(d.out, Catch::Matches("(.|\n)*\n" + rank + " +local0 +" + rank + " +" + unit +
+                                       " [0-9]+ \\(cpus " + cpus + "\\) (.|\n)*"));
+    }
   }
+  // --map-by socket with --bind-to core: ranks go round the sockets, each on a core.
+  const auto mapped =
+      w.meshrun({"--dry-run", "--bind-to", "core", "--map-by", "socket", "-n", "2", "--", "true"});
+  CHECK(mapped.code == 0);
+  CHECK_THAT(mapped.out, Catch::Contains("binding: --bind-to core --map-by socket"));
   const auto none = w.meshrun({"--bind-to", "none", "-n", "1", "--", "sh", "-c",
                                "grep Cpus_allowed_list /proc/self/status"});
   const auto here =

@@ -137,7 +137,9 @@ TEST_CASE("timeout: 124 and the ranks still running", "[command][status]") {
   auto r = run(job({"-n", "3", "--timeout", "1s", "--grace", "1s"},
                    "if [ $MESHRUN_RANK = 1 ]; then exit 0; fi; trap '' TERM; sleep 100 & wait"));
   CHECK(r.status == 124);
-  CHECK(r.err.find("ranks still running: 0, 2") != std::string::npos);
+  // The limit as people write durations ("1 s", not "1000 ms" or "1.000000").
+  CHECK_THAT(r.err,
+             Catch::Contains("meshrun: error: timed out after 1 s; ranks still running: 0, 2"));
   // SIGTERM is ignored by the ranks: SIGKILL after the 1 s grace ends them.
   CHECK(r.seconds < 30);
   CHECK(r.leftovers == std::vector<std::string>{});
