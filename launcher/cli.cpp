@@ -217,7 +217,8 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& o) {
 
   const char* hosts = "Hosts";
   option(hosts, "--launcher", o.launcher, "KIND", "How hosts are started: auto, local, ssh, slurm");
-  option(hosts, "-H,--host", o.hosts, "HOSTS", "Hosts: a,b or node[01-04] or user@host:slots");
+  option(hosts, "-H,--host", o.hosts, "HOSTS",
+         "Hosts: a,b, node[1-4], user@host:slots (also -host)");
   option(hosts, "--hostfile", o.hostfile, "FILE", "File of hosts, one 'host slots=N' a line");
   flag(hosts, "--oversubscribe", o.oversubscribe,
        "Accepted; slots never limit (SLURM: past tasks)");

@@ -1,7 +1,8 @@
 #!/bin/bash
 # What the README and the man pages say meshrun does, checked against what
 # it does: the sample output, MESHRUN_JOB_ID and job.name, what -v prints,
-# the summary line, and the test plugin's messages.
+# the summary line, the test plugin's messages, and that no document names an
+# option meshrun does not have.
 # usage: claims_test.sh MESHRUN SOURCE_DIR
 set -uo pipefail
 meshrun=$1 src=$2
@@ -80,6 +81,28 @@ for type in $actors; do
       fail "meshrun.toml(5) [actors] does not document $type's message $m"
   done
 done
+
+# 6. No document names an option meshrun does not have: every option tagged in
+# meshrun(1)'s OPTIONS, and every option on a meshrun command line the README
+# shows (up to its `--`), is one `meshrun --help` lists.
+"$meshrun" --help >"$tmp/help" || fail "meshrun --help failed"
+in_help() { grep -qE -- "(^|[ ,(])$1([ ,)]|\$)" "$tmp/help"; }
+sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$tmp/meshrun.1" | awk 'tag {print; tag = 0} /^\.TP/ {tag = 1}' |
+  grep -oE -- '(^|[ "])--?[a-zA-Z][a-z-]*' | tr -d ' "' | sort -u >"$tmp/man_options"
+[ "$(wc -l <"$tmp/man_options")" -ge 30 ] || fail "read too few options from meshrun(1): $(cat "$tmp/man_options")"
+while read -r opt; do
+  in_help "$opt" || fail "meshrun(1) OPTIONS has $opt, which meshrun --help does not list"
+done <"$tmp/man_options"
+{
+  grep -oE '`(meshrun )?-[^`]*`' "$src/README.md" | tr -d '`'
+  grep -E '^ *meshrun ' "$src/README.md" | sed 's/#.*//'
+} | sed -e 's/"[^"]*"//g' -e 's/ -- .*//' | grep -oE -- '(^| )--?[a-zA-Z][a-z-]*' |
+  tr -d ' ' | grep -vx -- -o | sort -u >"$tmp/readme_options"  # -o: ssh's, for [hosts.ssh]
+[ "$(wc -l <"$tmp/readme_options")" -ge 10 ] ||
+  fail "read too few options from the README's meshrun lines: $(cat "$tmp/readme_options")"
+while read -r opt; do
+  in_help "$opt" || fail "the README runs meshrun $opt, which meshrun --help does not list"
+done <"$tmp/readme_options"
 
 [ "$failures" = 0 ] && echo "claims test: ok"
 exit $((failures > 0))
