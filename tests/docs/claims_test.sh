@@ -93,11 +93,26 @@ sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$tmp/meshrun.1" | awk 'tag {print; tag = 0} 
 while read -r opt; do
   in_help "$opt" || fail "meshrun(1) OPTIONS has $opt, which meshrun --help does not list"
 done <"$tmp/man_options"
+# A command line's options end at `--` or at the first word that is neither
+# an option nor an option's value (PROG in `meshrun -n 4 PROG -c ...`).
+takes_value() { grep -E -- "(^|[ ,(])$1([ ,)]|\$)" "$tmp/help" | grep -qE '^ +-[^ ]+ [A-Z]'; }
+options_of() {
+  local word skip=0
+  for word in $1; do
+    if ((skip)); then skip=0; continue; fi
+    [ "$word" = -- ] && break
+    [[ $word == -* ]] || break
+    word=${word%%=*}
+    printf '%s\n' "$word"
+    takes_value "$word" && skip=1
+  done
+}
 {
   grep -oE '`(meshrun )?-[^`]*`' "$src/README.md" | tr -d '`'
-  grep -E '^ *meshrun ' "$src/README.md" | sed 's/#.*//'
-} | sed -e 's/"[^"]*"//g' -e 's/ -- .*//' | grep -oE -- '(^| )--?[a-zA-Z][a-z-]*' |
-  tr -d ' ' | grep -vx -- -o | sort -u >"$tmp/readme_options"  # -o: ssh's, for [hosts.ssh]
+  grep -E '^ *meshrun ' "$src/README.md"
+} | sed -e 's/#.*//' -e 's/"[^"]*"/X/g' -e "s/'[^']*'/X/g" -e 's/^ *meshrun //' |
+  while read -r line; do options_of "$line"; done | grep -oE -- '^--?[a-zA-Z][a-z-]*' |
+  grep -vxE -- '-o|--mpi' | sort -u >"$tmp/readme_options"  # ssh's -o, srun's --mpi
 [ "$(wc -l <"$tmp/readme_options")" -ge 10 ] ||
   fail "read too few options from the README's meshrun lines: $(cat "$tmp/readme_options")"
 while read -r opt; do
