@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -150,11 +151,19 @@ LiveJob::~LiveJob() {
       ::waitpid(pid_, nullptr, 0);
     }
   }
+  // Agents of a killed launcher finish its teardown on their own; once they
+  // are gone, none of the job's directories (or sockets) may be left.
+  const auto deadline = Clock::now() + Millis(10000);
+  while (!processes_with_marker(marker_).empty() && Clock::now() < deadline)
+    ::usleep(20000);
   // Anything of the job still alive was started by this test.
   for (pid_t p : processes_with_marker(marker_))
     ::kill(p, SIGKILL);
   if (!own_tmp_) return;
   std::error_code ec;
+  for (const auto& e : fs::directory_iterator(tmp_, ec))
+    if (e.path().filename().string().starts_with("meshrun-") && std::uncaught_exceptions() == 0)
+      FAIL_CHECK("the job left its job directory " << e.path().string());
   fs::remove_all(tmp_, ec);
 }
 
