@@ -198,7 +198,7 @@ void expect_clean_end(LiveJob& job, milliseconds timeout) {
 TEST_CASE(
     "an intruder without the job secret is refused by agents and launcher, and spawns "
     "nothing") {
-  LiveJob job(hang_job("6s"));
+  LiveJob job(hang_job("6s"), {"-v"});
   const std::string dir = job.wait_ready(kHosts, kJobProcesses, milliseconds(20000));
   INFO("stderr: " << job.err());
   REQUIRE(!dir.empty());
@@ -228,8 +228,10 @@ TEST_CASE(
   CHECK(sorted(processes_with_marker(job.marker())) == before);
   expect_clean_end(job, milliseconds(30000));
   CHECK(!fs::exists(evidence));
-  // The agents say why they hung up.
-  CHECK(job.err().find("refused a connection") != std::string::npos);
+  // The agents say why they hung up, and with -v the launcher too.
+  CHECK(job.err().find("meshrun-agent[host 0]: warning: refused a connection") !=
+        std::string::npos);
+  CHECK(job.err().find("\nmeshrun: refused a connection: ") != std::string::npos);
 }
 
 TEST_CASE("100 bogus connections at once to each socket do not disturb the job") {
@@ -270,6 +272,8 @@ TEST_CASE("100 bogus connections at once to each socket do not disturb the job")
     ++refusal_lines;
   CHECK(refusal_lines >= 1);
   CHECK(refusal_lines <= kHosts * 5);
+  // Without -v the launcher keeps its refusals to itself.
+  CHECK(job.err().find("\nmeshrun: refused") == std::string::npos);
 }
 
 TEST_CASE("the job directory is private and the secret is in no argv or environment") {
