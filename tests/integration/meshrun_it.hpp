@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "test_cgroup.hpp"
 
 namespace meshrun_it {
 
@@ -26,19 +27,22 @@ inline const std::string kSourceDir = MESHRUN_SOURCE_DIR;
 // One test's world: its temp dir and its job marker (checked at scope exit).
 struct World {
   TempDir dir;
-  JobGuard job;
+  TestCgroup cgroup{"mrtest-" + random_marker()};  // meshrun runs in it; removed after
+  JobGuard job;                                    // the check for survivors
 
   World() = default;
   World(const World&) = delete;
   World& operator=(const World&) = delete;
   // Once the job's processes are gone (JobGuard checks that), none of its
-  // job directories or sockets is left in its TMPDIR either.
+  // job directories (sockets) is left in its TMPDIR, nor any of its cgroups.
   ~World() {
     if (std::uncaught_exceptions() != 0 || !wait_no_job_processes(job.marker(), 3s)) return;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir.path(), ec))
       if (e.path().filename().string().starts_with("meshrun-"))
         FAIL_CHECK("the job left its job directory " << e.path().string());
+    for (const auto& c : cgroup.leftovers())
+      FAIL_CHECK("the job left its " << c);
   }
 
   std::vector<std::string> env(std::vector<std::string> extra = {}) const {
@@ -49,7 +53,7 @@ struct World {
   }
   std::vector<std::string> argv(std::vector<std::string> args) const {
     args.insert(args.begin(), kMeshrun);
-    return args;
+    return cgroup.wrap(std::move(args));
   }
   Outcome meshrun(std::vector<std::string> args, Clock::duration limit = 30s,
                   std::vector<std::string> extra_env = {}) const {

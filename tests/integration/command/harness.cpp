@@ -24,57 +24,42 @@
 #include <random>
 #include <stdexcept>
 
-#include "process/cgroup.hpp"
+#include "test_cgroup.hpp"
 
 extern char** environ;
 
 namespace meshrun_test {
 
-// A run's own TMPDIR (where its launcher's job directory goes) and, where
-// this process may make one, its own cgroup (below which its agents make the
-// job's): what the job leaves there is its, whatever else runs beside it.
+// A run's own TMPDIR (where its launcher's job directory goes) and cgroup
+// (below which its agents make the job's): what the job leaves there is its,
+// whatever else runs beside it.
 class RunPlace {
  public:
-  explicit RunPlace(const std::string& marker) {
+  explicit RunPlace(const std::string& marker) : cgroup("mrtest-" + marker) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "mrtest-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     tmpdir = tmpl;
-    if (auto own = meshrun::own_cgroup_dir()) {
-      const std::string dir = *own + "/mrtest-" + marker;
-      if (::mkdir(dir.c_str(), 0755) == 0) cgroup = dir;
-    }
   }
   ~RunPlace() {
     std::error_code ec;
     std::filesystem::remove_all(tmpdir, ec);
-    if (!cgroup.empty() && !meshrun::cgroup_kill_and_remove(cgroup, std::chrono::seconds(5)) &&
-        std::uncaught_exceptions() == 0)
-      FAIL_CHECK("cannot remove the test's cgroup " << cgroup);
   }
   RunPlace(const RunPlace&) = delete;
   RunPlace& operator=(const RunPlace&) = delete;
 
-  // The program and arguments that start `argv` in the cgroup.
-  std::vector<std::string> wrap(std::vector<std::string> argv) const {
-    if (cgroup.empty()) return argv;
-    std::vector<std::string> out = {"/bin/sh", "-c", "echo $$ >\"$0/cgroup.procs\" && exec \"$@\"",
-                                    cgroup};
-    out.insert(out.end(), argv.begin(), argv.end());
-    return out;
-  }
   std::vector<std::string> leftovers() const {
     std::vector<std::string> out;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(tmpdir, ec))
       out.push_back("job directory " + e.path().string());
-    if (!cgroup.empty())
-      for (const auto& e : std::filesystem::directory_iterator(cgroup, ec))
-        if (e.is_directory(ec)) out.push_back("cgroup " + e.path().string());
     std::sort(out.begin(), out.end());
+    for (auto& c : cgroup.leftovers())
+      out.push_back(std::move(c));
     return out;
   }
 
-  std::string tmpdir, cgroup;
+  std::string tmpdir;
+  TestCgroup cgroup;
 };
 
 namespace {
@@ -269,7 +254,7 @@ Meshrun::Meshrun(std::vector<std::string> args, Options options)
   std::string program = options_.program.empty() ? meshrun_path() : options_.program;
   std::vector<std::string> full = options_.wrapper;
   full.push_back(program);
-  if (place_) full = place_->wrap(std::move(full));
+  if (place_) full = place_->cgroup.wrap(std::move(full));
   program = full.front();
   for (auto& a : full)
     argv.push_back(a.data());
