@@ -116,11 +116,17 @@ asio::awaitable<void> HostSet::serve(uint32_t rank) {
     auto frame = co_await conn->read();
     if (!frame) {
       if (closed_) co_return;
-      lost(rank, frame.error().message, true);
+      // Said after "host N (name) ", in the job's error and to a controller.
+      lost(rank,
+           frame.error().code == Errc::closed
+               ? "was lost: its connection closed (the agent exited or was killed, or the host "
+                 "went down)"
+               : "was lost: " + frame.error().message,
+           true);
       // Its children are unreachable now; their lifeline stops them.
       for (auto& h : hosts_)
         if (h.via == rank)
-          lost(h.rank, "its first-level host " + std::to_string(rank) + " was lost", true);
+          lost(h.rank, "was lost with its first-level host " + std::to_string(rank), true);
       co_return;
     }
     auto msg = decode(*frame);

@@ -253,6 +253,18 @@ TEST_CASE("a controller hears of failures and goes on, and without it the job fa
   CHECK(wait_no_job_processes(w.job.marker(), 10s));
 }
 
+TEST_CASE(
+    "a controller hears that a host was lost, its call names the rank there, the rest goes on",
+    "[actors][controller]") {
+  World w;
+  auto o = run_job(w, spec_of(2, 2, probe_controller("hostlost")));
+  INFO(describe(o));
+  CHECK(o.code == 0);
+  CHECK_THAT(o.out, Catch::Contains("ok hostlost"));
+  CHECK_THAT(o.out, Catch::Contains("host 1 (") && Catch::Contains("was lost"));
+  CHECK(wait_no_job_processes(w.job.marker(), 10s));
+}
+
 TEST_CASE("a controller's call times out naming the ranks, and the job's deadline gives 124",
           "[actors][controller]") {
   World w;
