@@ -32,7 +32,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 export ASAN_OPTIONS="detect_leaks=${MESHRUN_DETECT_LEAKS:-1}:log_path=$logs/asan:strict_string_checks=1:check_initialization_order=1:detect_invalid_pointer_pairs=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
-export LSAN_OPTIONS="log_path=$logs/lsan:suppressions=$src/tests/lsan.supp"
+export LSAN_OPTIONS="log_path=$logs/lsan:suppressions=$src/tests/lsan.supp:print_suppressions=0"
 
 status=0
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" "$@" || status=$?
