@@ -406,8 +406,8 @@ pmix_status_t on_publish(const pmix_proc_t* proc, const pmix_info_t info[], size
   return on_loop([=](PmixServer::Core& c) {
     auto left = std::make_shared<size_t>(names.size());
     auto status = std::make_shared<pmix_status_t>(PMIX_SUCCESS);
-    for (const auto& [key, value] : names)
-      c.job->names()->publish(rank, key, value, [=](NameStatus st) {
+    for (const auto& name : names)
+      c.job->names()->publish(rank, name.first, name.second, [=, key = name.first](NameStatus st) {
         log::debug("PMIx publish " + key + " by rank " + std::to_string(rank) + ": " +
                    std::string(name_status_text(st)));
         if (st != NameStatus::ok && *status == PMIX_SUCCESS) *status = to_pmix(st);
