@@ -780,7 +780,8 @@ void ProcManager::signal_all(int sig) {
   signal_where([](const Proc&) { return true; }, sig);
 }
 
-void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, int sig) {
+void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, int sig,
+                               bool by_meshrun) {
   // The launcher sends SIGINT, SIGHUP or SIGQUIT only to end the job
   // (--signal-forward); they end it like SIGTERM.
   const bool ending =
@@ -789,7 +790,7 @@ void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, in
     if (!which(*p)) continue;
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
-        p->terminated = true;
+        if (by_meshrun) p->terminated = true;
         p->pending_signal = sig;  // sent once its spawn completes
       }
       continue;
@@ -797,7 +798,7 @@ void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, in
     // A proc that already exited on its own keeps its own status.
     if (ending && p->child->try_reap()) continue;
     if (p->child->reaped()) continue;
-    if (ending) p->terminated = true;
+    if (ending && by_meshrun) p->terminated = true;
     p->child->signal_group(sig);
     // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
     if (ending && sig != SIGKILL) p->child->signal_group(SIGCONT);
@@ -869,11 +870,7 @@ asio::awaitable<void> ProcManager::serve_pmi(std::shared_ptr<Proc> proc) {
 
 asio::awaitable<void> ProcManager::end_by_signal(int sig, Millis grace) {
   drop_deferred();
-  for (const auto& [id, p] : procs_) {
-    if (!p->child || p->child->reaped()) continue;
-    p->child->signal_group(sig);
-    p->child->signal_group(SIGCONT);
-  }
+  signal_where([](const Proc&) { return true; }, sig, false);
   co_await changed_.wait_until([this] { return live() == 0; },
                                std::chrono::steady_clock::now() + grace);
   co_await stop_all(grace);

@@ -101,7 +101,9 @@ class ProcManager {
 
   struct Launch;
   void spawn_one(const CreateProcs& request, const ProcEntry& entry);
-  void signal_where(const std::function<bool(const Proc&)>& which, int sig);
+  // `by_meshrun`: an ending signal marks its procs as stopped by meshrun;
+  // false when it came from outside and the procs end of it on their own.
+  void signal_where(const std::function<bool(const Proc&)>& which, int sig, bool by_meshrun = true);
   asio::awaitable<void> stop_where(std::function<bool(const Proc&)> which, Millis grace);
   void finish_spawn(Launch& launch);
   asio::awaitable<void> watch(std::shared_ptr<Proc> proc);
