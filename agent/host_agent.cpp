@@ -218,10 +218,9 @@ asio::awaitable<bool> HostAgent::serve_upstream() {
 // ---- actor traffic ----
 
 void HostAgent::route_cast(std::string frame, CastSource source) {
-  auto head = peek_cast_head(frame);
   auto parts = peek_cast_parts(frame);
   const MeshRef* target = parts ? targets_.get(parts->target) : nullptr;
-  if (!head || !target || target->is_procs()) {
+  if (!target || target->is_procs()) {
     log::warn("dropping a malformed actor message");
     return;
   }
@@ -235,7 +234,8 @@ void HostAgent::route_cast(std::string frame, CastSource source) {
   }
   for (uint32_t child : hops.children)
     to_child(child, frame);
-  if (hops.local || !hops.children.empty()) deliver_cast(frame, *head, *target, hops.children);
+  if (hops.local || !hops.children.empty())
+    deliver_cast(frame, parts->head, *target, hops.children);
 }
 
 CastHops HostAgent::route_cast_hops(const MeshRef& target, CastSource source) const {

@@ -28,14 +28,13 @@ asio::awaitable<int> run_proc(asio::io_context& io, ProcConfig config) {
     // The common case, an actor message, is handed over from the frame
     // itself: its target decoded once per mesh, its payload not copied.
     if (auto type = peek_type(*frame); type && *type == MsgType::actor_cast) {
-      auto head = peek_cast_head(*frame);
       auto parts = peek_cast_parts(*frame);
       const MeshRef* target = parts ? targets.get(parts->target) : nullptr;
-      if (!head || !target) {
+      if (!target) {
         log::error("a malformed actor message from the host agent");
         co_return 1;
       }
-      actors.deliver_cast(*head, *target, parts->message, parts->payload);
+      actors.deliver_cast(parts->head, *target, parts->message, parts->payload);
       continue;
     }
     auto msg = decode(*frame);

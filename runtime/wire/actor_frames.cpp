@@ -93,8 +93,8 @@ void skip_ref(std::string_view in, size_t& pos, bool& ok) {
 }  // namespace
 
 Result<CastParts> peek_cast_parts(std::string_view frame) {
-  if (!is(frame, MsgType::actor_cast) || frame.size() < kCastHeadBytes)
-    return make_error(Errc::protocol, "not an ActorCast");
+  auto head = peek_cast_head(frame);
+  if (!head) return head.error();
   bool ok = true;
   size_t pos = kCastHeadBytes;
   const size_t target_begin = pos;
@@ -107,7 +107,7 @@ Result<CastParts> peek_cast_parts(std::string_view frame) {
   skip_string(frame, pos, ok);
   if (!ok || pos != frame.size())
     return make_error(Errc::protocol, "ActorCast is truncated or malformed");
-  return CastParts{frame.substr(target_begin, target_end - target_begin),
+  return CastParts{*head, frame.substr(target_begin, target_end - target_begin),
                    frame.substr(message_begin, message_end - message_begin),
                    frame.substr(payload_begin, pos - payload_begin)};
 }

@@ -26,10 +26,11 @@ struct ReplyHead {
   ReplyKind kind = ReplyKind::value;
 };
 
-// Where a cast's parts lie in its frame, found without copying any: the
-// target's fields (a reference without its tag), the message name, the
-// payload.
+// A cast read whole, copying nothing but its head: the target's fields (a
+// reference without its tag), the message name and the payload lie in the
+// frame.
 struct CastParts {
+  CastHead head;
   std::string_view target;
   std::string_view message;
   std::string_view payload;

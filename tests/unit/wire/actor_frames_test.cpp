@@ -58,6 +58,8 @@ TEST_CASE("a cast built from its parts is the codec's frame, and its parts read 
         frame);
   auto parts = peek_cast_parts(frame);
   REQUIRE(parts.ok());
+  CHECK(parts->head.from == c.from);
+  CHECK(parts->head.port == c.port);
   CHECK(parts->target == ref_fields(bytes));
   CHECK(parts->message == "Put");
   CHECK(parts->payload == "k=v");
