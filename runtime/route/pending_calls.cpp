@@ -19,11 +19,12 @@ std::vector<Range> to_ranges(std::vector<uint32_t> ranks) {
 }
 
 PendingCalls::PendingCalls(asio::io_context& io, uint32_t host_rank, Emit emit)
-    : io_(io), host_rank_(host_rank), emit_(std::move(emit)), timer_(io) {}
+    : io_(io),
+      host_rank_(host_rank),
+      emit_(std::move(emit)),
+      deadlines_(io, [this](const Key& key) { flush(key); }) {}
 
-PendingCalls::~PendingCalls() {
-  *alive_ = false;
-}
+PendingCalls::~PendingCalls() = default;
 
 void PendingCalls::expect(const CastHead& head, std::vector<Owed> owed, uint32_t depth) {
   if (!head.port.valid() || owed.empty()) return;
@@ -50,12 +51,11 @@ void PendingCalls::expect(const CastHead& head, std::vector<Owed> owed, uint32_t
   const Key key = key_of(head.port);
   auto old = calls_.find(key);
   if (old != calls_.end()) {  // the same port again (a retried id): the new call wins
-    deadlines_.erase({old->second.flush_at, key});
+    deadlines_.remove(old->second.flush_at, key);
     calls_.erase(old);
   }
-  deadlines_.emplace(call.flush_at, key);
+  deadlines_.add(call.flush_at, key);
   calls_.emplace(key, std::move(call));
-  arm_timer();
 }
 
 std::optional<size_t> PendingCalls::slot_of(const Call& call, uint32_t rank) const {
@@ -173,7 +173,7 @@ void PendingCalls::flush(const Key& key) {
   auto it = calls_.find(key);
   if (it == calls_.end()) return;
   Call call = std::move(it->second);
-  deadlines_.erase({call.flush_at, key});
+  deadlines_.remove(call.flush_at, key);
   calls_.erase(it);
   if (!call.fold || !emit_) return;
   if (call.answered.empty() && call.failures.empty()) return;  // nothing to say yet
@@ -187,22 +187,6 @@ void PendingCalls::flush(const Key& key) {
   r.failures = std::move(call.failures);
   r.value = call.fold->encode();
   emit_(call.port, encode(r));
-}
-
-void PendingCalls::arm_timer() {
-  if (deadlines_.empty()) return;
-  const auto next = deadlines_.begin()->first;
-  if (next >= timer_at_) return;
-  timer_at_ = next;
-  timer_.expires_at(next);
-  timer_.async_wait([this, alive = alive_](asio::error_code ec) {
-    if (!*alive || ec) return;
-    timer_at_ = Clock::time_point::max();
-    const auto now = Clock::now();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now)
-      flush(deadlines_.begin()->second);
-    arm_timer();
-  });
 }
 
 }  // namespace meshrun

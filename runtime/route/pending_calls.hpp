@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "mesh/reducer.hpp"
+#include "util/deadlines.hpp"
 #include "wire/actor_frames.hpp"
 
 namespace meshrun {
@@ -69,16 +70,12 @@ class PendingCalls {
   void finish_if_done(const Key& key);
   void flush(const Key& key);  // emits the partial (reduced), then forgets the call
   std::string failure_frame(const PortRef& port, uint32_t rank, const std::string& cause) const;
-  void arm_timer();
 
   asio::io_context& io_;
   uint32_t host_rank_;
   Emit emit_;
   std::map<Key, Call> calls_;
-  std::set<std::pair<Clock::time_point, Key>> deadlines_;
-  asio::steady_timer timer_;
-  Clock::time_point timer_at_ = Clock::time_point::max();
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Deadlines<Key> deadlines_;  // flush_at of every call
 };
 
 // "0-3, 7" style ranges of sorted ranks, for partials.

@@ -5,7 +5,8 @@
 
 namespace meshrun {
 
-PortTable::PortTable(asio::io_context& io) : io_(io), timer_(io) {}
+PortTable::PortTable(asio::io_context& io)
+    : io_(io), deadlines_(io, [this](const uint64_t& id) { complete(id); }) {}
 
 PortTable::~PortTable() {
   *alive_ = false;
@@ -23,8 +24,7 @@ uint64_t PortTable::open(std::vector<uint32_t> ranks, ReducerKind reducer,
   p.deadline = deadline;
   p.done = std::move(done);
   ports_.emplace(id, std::move(p));
-  deadlines_.emplace(deadline, id);
-  arm_timer();
+  deadlines_.add(deadline, id);
   maybe_complete(id);  // a call to nobody completes at once
   return id;
 }
@@ -153,7 +153,7 @@ std::chrono::milliseconds PortTable::remaining(uint64_t id) const {
 void PortTable::close(uint64_t id) {
   auto it = ports_.find(id);
   if (it == ports_.end()) return;
-  deadlines_.erase({it->second.deadline, id});
+  deadlines_.remove(it->second.deadline, id);
   ports_.erase(it);
 }
 
@@ -166,7 +166,7 @@ void PortTable::complete(uint64_t id) {
   auto it = ports_.find(id);
   if (it == ports_.end()) return;
   Port p = std::move(it->second);
-  deadlines_.erase({p.deadline, id});
+  deadlines_.remove(p.deadline, id);
   ports_.erase(it);
   CallResult r = std::move(p.result);
   for (size_t i = 0; i < p.ranks.size(); ++i)
@@ -185,22 +185,6 @@ void PortTable::complete(uint64_t id) {
   // Run `done` from the loop, so a caller's handler never runs inside ours.
   asio::post(io_, [alive = alive_, done = std::move(p.done), r = std::move(r)]() mutable {
     if (*alive && done) done(std::move(r));
-  });
-}
-
-void PortTable::arm_timer() {
-  if (deadlines_.empty()) return;
-  const auto next = deadlines_.begin()->first;
-  if (next >= timer_at_) return;
-  timer_at_ = next;
-  timer_.expires_at(next);
-  timer_.async_wait([this, alive = alive_](asio::error_code ec) {
-    if (!*alive || ec) return;
-    timer_at_ = Clock::time_point::max();
-    const auto now = Clock::now();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now)
-      complete(deadlines_.begin()->second);
-    arm_timer();
   });
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mesh/reducer.hpp"
+#include "util/deadlines.hpp"
 #include "wire/messages.hpp"
 
 namespace meshrun {
@@ -66,14 +67,11 @@ class PortTable {
   void mark(Port& port, uint32_t rank, uint8_t how);
   void maybe_complete(uint64_t id);
   void complete(uint64_t id);
-  void arm_timer();
 
   asio::io_context& io_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Port> ports_;
-  std::set<std::pair<Clock::time_point, uint64_t>> deadlines_;
-  asio::steady_timer timer_;
-  Clock::time_point timer_at_ = Clock::time_point::max();
+  Deadlines<uint64_t> deadlines_;  // every open port's
   uint64_t late_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
