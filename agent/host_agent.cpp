@@ -127,6 +127,8 @@ asio::awaitable<void> HostAgent::stop_for_signal() {
   if (!hold) co_return;
   stopping_ = true;  // no new peers or children meanwhile
   co_await procs_.end_by_signal(signal_, std::min(grace_, Millis(2000)));
+  // The procs' statuses are queued: they leave before the connection does.
+  co_await upstream_->flush();
   upstream_->close();
 }
 

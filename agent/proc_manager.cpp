@@ -790,7 +790,8 @@ void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, in
     if (!which(*p)) continue;
     if (!p->child) {
       if (ending && p->state == ProcState::starting) {
-        if (by_meshrun) p->terminated = true;
+        if (!by_meshrun) p->ended_from_outside = true;
+        if (!p->ended_from_outside) p->terminated = true;
         p->pending_signal = sig;  // sent once its spawn completes
       }
       continue;
@@ -798,7 +799,8 @@ void ProcManager::signal_where(const std::function<bool(const Proc&)>& which, in
     // A proc that already exited on its own keeps its own status.
     if (ending && p->child->try_reap()) continue;
     if (p->child->reaped()) continue;
-    if (ending && by_meshrun) p->terminated = true;
+    if (ending && !by_meshrun) p->ended_from_outside = true;
+    if (ending && by_meshrun && !p->ended_from_outside) p->terminated = true;
     p->child->signal_group(sig);
     // A stopped (SIGTSTP) rank would not act on SIGTERM until continued.
     if (ending && sig != SIGKILL) p->child->signal_group(SIGCONT);
@@ -904,7 +906,7 @@ asio::awaitable<void> ProcManager::stop_where(std::function<bool(const Proc&)> w
     if (!which(*p)) continue;
     if (p->child && !p->child->try_reap()) {
       p->state = ProcState::stopping;
-      p->terminated = true;
+      if (!p->ended_from_outside) p->terminated = true;
     } else if (!p->child && p->state == ProcState::starting) {
       p->terminated = true;
       p->pending_signal = SIGTERM;

@@ -88,7 +88,10 @@ class ProcManager {
     ProcState state = ProcState::starting;
     int open_streams = 0;
     bool terminated = false;  // meshrun sent it SIGTERM or SIGKILL
-    int pending_signal = 0;   // to send once its spawn completes
+    // The agent passed on a signal from outside: the proc ends of that, on
+    // its own, whatever meshrun sends it afterwards.
+    bool ended_from_outside = false;
+    int pending_signal = 0;  // to send once its spawn completes
     std::unique_ptr<PmiConnection> pmi;
     // The rank's stdin, when it gets meshrun's: queued Input, written in order.
     std::unique_ptr<asio::posix::stream_descriptor> stdin_pipe;
